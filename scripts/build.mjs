@@ -2,7 +2,7 @@
 // then bundle the shim binary's entry point into a single ES module so that `start`,
 // which containerd runs once per container, loads one file instead of dozens.
 import { spawnSync } from 'node:child_process';
-import { chmodSync } from 'node:fs';
+import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { build } from 'esbuild';
@@ -12,9 +12,19 @@ const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
 const result = spawnSync(process.execPath, [tsc, '-p', root], { stdio: 'inherit' });
 if (result.status !== 0) process.exit(result.status ?? 1);
 
+const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
+const git = spawnSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: root, encoding: 'utf8' });
+const revision = git.status === 0 ? git.stdout.trim() : 'unknown';
+
+rmSync(path.join(root, 'dist', 'bundle'), { recursive: true, force: true });
 await build({
-  entryPoints: [path.join(root, 'src', 'cmd', 'main.ts')],
-  outfile: path.join(root, 'dist', 'containerd-shim-ts-v2.mjs'),
+  entryPoints: { 'containerd-shim-ts-v2': path.join(root, 'src', 'cmd', 'main.ts') },
+  outdir: path.join(root, 'dist', 'bundle'),
+  outExtension: { '.js': '.mjs' },
+  // The daemon's modules go into chunks that `start` and `delete` never load.
+  splitting: true,
+  chunkNames: 'chunk-[hash]',
+  define: { __SHIM_VERSION__: JSON.stringify(pkg.version), __SHIM_REVISION__: JSON.stringify(revision) },
   bundle: true,
   platform: 'node',
   format: 'esm',
@@ -25,4 +35,6 @@ await build({
   legalComments: 'none',
   logLevel: 'warning',
 });
+// The shim's launcher runs under containerd's PATH, which need not contain node: remember ours.
+writeFileSync(path.join(root, 'dist', 'node-path'), process.execPath + '\n');
 chmodSync(path.join(root, 'bin', 'containerd-shim-ts-v2'), 0o755);

@@ -1,0 +1,191 @@
+/**
+ * An exec process: added by Exec, started by Start(exec_id), reaped like every container process.
+ * Its TaskExit is never queued before its TaskExecStarted (the start holds `starting` until the
+ * start event is queued, and the exit path waits for it).
+ */
+import { rmSync } from 'node:fs';
+import path from 'node:path';
+import { runtimeFailureMessage, type OciProcess, type ProcessExit } from '../runtime/index.js';
+import { ProcessError, unknownError } from './errors.js';
+import type { ContainerContext } from './context.js';
+import { readPidFile } from './context.js';
+import { Mutex, Signal } from './mutex.js';
+import { ProcessIO } from './process-io.js';
+import { execRefusal, type ExecStatus } from './state.js';
+import type { DeleteResult, ExitRecord, ProcessState, StdioConfig } from './types.js';
+
+export class ExecProcess {
+  private status: ExecStatus = 'created';
+  private pidValue = 0;
+  /** sandbox-internal pid (runsc), used to signal the workload instead of the host helper. */
+  private internalPid: number | undefined;
+  private io: ProcessIO | undefined;
+  private exitRecord: ExitRecord | undefined;
+  private readonly mutex = new Mutex();
+  private starting: Signal | undefined;
+  /** Fired once the exit is recorded and its TaskExit queued (or when Start failed: Wait returns at once). */
+  readonly exitPublished = new Signal<ExitRecord>();
+
+  constructor(
+    private readonly ctx: ContainerContext,
+    readonly execId: string,
+    private readonly spec: OciProcess,
+    readonly stdio: StdioConfig,
+  ) {}
+
+  get pid(): number {
+    return this.pidValue;
+  }
+
+  get running(): boolean {
+    return this.status === 'running';
+  }
+
+  private get pidFile(): string {
+    return path.join(this.ctx.bundle, `${this.execId}.pid`);
+  }
+
+  private get internalPidFile(): string {
+    return path.join(this.ctx.bundle, `${this.execId}.internal.pid`);
+  }
+
+  /** Start(exec): prepare stdio, `runtime exec --detach`, connect stdio, queue TaskExecStarted. */
+  start(): Promise<number> {
+    return this.mutex.run(async () => {
+      const refusal = execRefusal('start', this.status);
+      if (refusal) throw refusal;
+      const io = await ProcessIO.prepare(this.stdio, { ...this.ctx.settings, containerId: this.ctx.id, namespace: this.ctx.namespace, bundle: this.ctx.bundle }, 'exec');
+      this.io = io;
+      const starting = new Signal();
+      this.starting = starting;
+      try {
+        const runsc = this.ctx.runtimeKind === 'runsc';
+        try {
+          await this.ctx.runtime.exec(this.ctx.id, { ...this.spec, terminal: this.stdio.terminal }, {
+            detach: true,
+            pidFile: this.pidFile,
+            ...(runsc ? { internalPidFile: this.internalPidFile } : {}),
+            ...(io.consoleSocketPath ? { consoleSocket: io.consoleSocketPath } : {}),
+            stdio: io.runtimeStdio,
+          });
+        } catch (err) {
+          await io.dispose();
+          this.io = undefined;
+          // Like the reference: the exec stays created and its Wait returns at once (status 0, no time).
+          this.exitPublished.fire({ exitStatus: 0, exitedAt: undefined });
+          throw unknownError(runtimeFailureMessage('OCI runtime exec failed', err), err);
+        }
+        const pid = readPidFile(this.pidFile);
+        this.pidValue = pid;
+        if (runsc) {
+          try {
+            this.internalPid = readPidFile(this.internalPidFile);
+          } catch {
+            this.internalPid = undefined;
+          }
+        }
+        this.ctx.monitor.waitForExit(pid).then((exit) => this.onExit(exit), (err: unknown) => {
+          this.ctx.log.error('waiting for exec exit failed', { exec_id: this.execId, error: String(err) });
+        });
+        try {
+          await io.connect();
+        } catch (err) {
+          // The process runs but its stdio could not be wired: do not leak it (the reference does).
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {
+            // already gone
+          }
+          throw err;
+        }
+        this.status = 'running';
+        this.ctx.emit({ type: 'exec-started', containerId: this.ctx.id, execId: this.execId, pid });
+        return pid;
+      } finally {
+        starting.fire();
+        this.starting = undefined;
+      }
+    });
+  }
+
+  private async onExit(exit: ProcessExit): Promise<void> {
+    if (this.starting) await this.starting.promise;
+    if (this.status === 'stopped' || this.status === 'deleted') return;
+    this.io?.processExited();
+    // Exit is announced only once its output reached the client's fifo (bounded, never cut off here).
+    if (this.io) await this.io.waitDrained(2000).catch(() => undefined);
+    const exitedAt = new Date();
+    const record: ExitRecord = { exitStatus: exit.exitStatus, exitedAt };
+    this.exitRecord = record;
+    this.status = 'stopped';
+    this.ctx.emit({ type: 'exit', containerId: this.ctx.id, id: this.execId, pid: this.pidValue, exitStatus: record.exitStatus, exitedAt });
+    this.exitPublished.fire(record);
+  }
+
+  /** Kill(exec): `all` is meaningless for one process. */
+  async kill(signal: number): Promise<void> {
+    if (this.status === 'created') throw new ProcessError('failed-precondition', 'process not created');
+    if (this.status !== 'running') throw new ProcessError('not-found', 'process already finished');
+    if (this.internalPid !== undefined) {
+      // runsc: the host pid is a helper; signal the workload inside the sandbox.
+      try {
+        await this.ctx.runtime.kill(this.ctx.id, signal, { pid: this.internalPid });
+        return;
+      } catch (err) {
+        throw unknownError(`exec kill error: unknown error after kill: ${(err as Error).message}`, err);
+      }
+    }
+    try {
+      process.kill(this.pidValue, signal);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ESRCH') {
+        throw new ProcessError('not-found', 'exec kill error: process already finished');
+      }
+      throw unknownError(`exec kill error: unknown error after kill: ${(err as Error).message}`, err);
+    }
+  }
+
+  /** State of this exec; `initStatus` overrides while the container is paused or pausing. */
+  state(initStatus: 'paused' | 'pausing' | undefined): ProcessState {
+    let status: ProcessState['status'];
+    if (initStatus) status = initStatus;
+    else status = this.status === 'deleted' ? 'stopped' : this.status;
+    return { id: this.execId, bundle: this.ctx.bundle, pid: this.pidValue, status, stdio: this.stdio, exit: this.exitRecord };
+  }
+
+  /** Wait: resolves once the exit is recorded and announced. */
+  wait(): Promise<ExitRecord> {
+    return this.exitPublished.promise;
+  }
+
+  /** Delete(exec): allowed when created or stopped; no event. */
+  delete(): Promise<DeleteResult> {
+    return this.mutex.run(async () => {
+      const refusal = execRefusal('delete', this.status);
+      if (refusal) throw refusal;
+      if (this.io) {
+        await this.io.waitDrained(2000).catch(() => undefined);
+        await this.io.dispose();
+      }
+      rmSync(this.pidFile, { force: true });
+      rmSync(this.internalPidFile, { force: true });
+      this.status = 'deleted';
+      return { pid: this.pidValue, exitStatus: this.exitRecord?.exitStatus ?? 0, exitedAt: this.exitRecord?.exitedAt };
+    });
+  }
+
+  resize(width: number, height: number): void {
+    const refusal = execRefusal('resize', this.status);
+    if (refusal) throw refusal;
+    this.io?.resize(width, height);
+  }
+
+  async closeStdin(): Promise<void> {
+    await this.io?.closeStdin();
+  }
+
+  /** Releases stdio when the whole container goes away. */
+  async dispose(): Promise<void> {
+    await this.io?.dispose();
+  }
+}

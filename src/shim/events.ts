@@ -1,0 +1,74 @@
+/**
+ * Task events as containerd expects them: topic strings and bare type URLs (events.md §4), built
+ * from the process layer's plain events.
+ */
+import { create, toBinary, type DescMessage, type MessageInitShape } from '@bufbuild/protobuf';
+import { AnySchema, type Any } from '@bufbuild/protobuf/wkt';
+import {
+  TaskCreateSchema,
+  TaskDeleteSchema,
+  TaskExecAddedSchema,
+  TaskExecStartedSchema,
+  TaskExitSchema,
+  TaskOOMSchema,
+  TaskPausedSchema,
+  TaskResumedSchema,
+  TaskStartSchema,
+} from '../api/containerd/events/task_pb.js';
+import { GO_ZERO_TIME, timestampFromDate } from '../api/typeurl.js';
+import type { ProcessEvent } from '../process/index.js';
+import type { Timestamp } from '@bufbuild/protobuf/wkt';
+
+export const TOPICS = {
+  create: '/tasks/create',
+  start: '/tasks/start',
+  exit: '/tasks/exit',
+  delete: '/tasks/delete',
+  oom: '/tasks/oom',
+  execAdded: '/tasks/exec-added',
+  execStarted: '/tasks/exec-started',
+  paused: '/tasks/paused',
+  resumed: '/tasks/resumed',
+} as const;
+
+/** Packs a message into an Any with containerd's bare type URL. */
+export function packEvent<Desc extends DescMessage>(schema: Desc, init: MessageInitShape<Desc>): Any {
+  return create(AnySchema, { typeUrl: schema.typeName, value: toBinary(schema, create(schema, init)) });
+}
+
+/** Go's zero time when a process has no exit time, as the reference always encodes it. */
+export function exitTime(date: Date | undefined): Timestamp {
+  return date ? timestampFromDate(date) : GO_ZERO_TIME;
+}
+
+/** The topic and payload of a process-layer event. */
+export function processEventToWire(event: ProcessEvent): { topic: string; event: Any } {
+  switch (event.type) {
+    case 'start':
+      return { topic: TOPICS.start, event: packEvent(TaskStartSchema, { containerId: event.containerId, pid: event.pid }) };
+    case 'exec-started':
+      return {
+        topic: TOPICS.execStarted,
+        event: packEvent(TaskExecStartedSchema, { containerId: event.containerId, execId: event.execId, pid: event.pid }),
+      };
+    case 'exit':
+      return {
+        topic: TOPICS.exit,
+        event: packEvent(TaskExitSchema, {
+          containerId: event.containerId,
+          id: event.id,
+          pid: event.pid,
+          exitStatus: event.exitStatus,
+          exitedAt: exitTime(event.exitedAt),
+        }),
+      };
+    case 'paused':
+      return { topic: TOPICS.paused, event: packEvent(TaskPausedSchema, { containerId: event.containerId }) };
+    case 'resumed':
+      return { topic: TOPICS.resumed, event: packEvent(TaskResumedSchema, { containerId: event.containerId }) };
+    case 'oom':
+      return { topic: TOPICS.oom, event: packEvent(TaskOOMSchema, { containerId: event.containerId }) };
+  }
+}
+
+export { TaskCreateSchema, TaskDeleteSchema, TaskExecAddedSchema };
