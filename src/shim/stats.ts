@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { create, type MessageInitShape } from '@bufbuild/protobuf';
 import type { Any } from '@bufbuild/protobuf/wkt';
-import { MetricsSchema as V1MetricsSchema, MemoryStatSchema as V1MemoryStatSchema } from '../api/containerd/cgroups/v1/metrics_pb.js';
+import { MetricsSchema as V1MetricsSchema, MemoryStatSchema as V1MemoryStatSchema, MemoryEntrySchema } from '../api/containerd/cgroups/v1/metrics_pb.js';
 import { MetricsSchema as V2MetricsSchema } from '../api/containerd/cgroups/v2/metrics_pb.js';
 import { ProcessError } from '../process/index.js';
 import { packEvent } from './events.js';
@@ -121,10 +121,10 @@ function v1Metrics(paths: Map<string, string>): Any {
       max: num(readOr(path.join(memory, `${prefix}.max_usage_in_bytes`)), 0n),
       failcnt: num(readOr(path.join(memory, `${prefix}.failcnt`)), 0n),
     });
-    m.usage = create(V1MemoryStatSchema.field.usage.message!, entry('memory'));
-    m.swap = create(V1MemoryStatSchema.field.swap.message!, entry('memory.memsw'));
-    m.kernel = create(V1MemoryStatSchema.field.kernel.message!, entry('memory.kmem'));
-    m.kernelTcp = create(V1MemoryStatSchema.field.kernelTcp.message!, entry('memory.kmem.tcp'));
+    m.usage = create(MemoryEntrySchema, entry('memory'));
+    m.swap = create(MemoryEntrySchema, entry('memory.memsw'));
+    m.kernel = create(MemoryEntrySchema, entry('memory.kmem'));
+    m.kernelTcp = create(MemoryEntrySchema, entry('memory.kmem.tcp'));
     init.memory = m;
     const oom = keyed(readOr(path.join(memory, 'memory.oom_control')));
     init.memoryOomControl = { oomKillDisable: oom.get('oom_kill_disable') ?? 0n, underOom: oom.get('under_oom') ?? 0n, oomKill: oom.get('oom_kill') ?? 0n };
