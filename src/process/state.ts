@@ -28,7 +28,7 @@ export function initRefusal(verb: InitVerb, status: InitStatus): ProcessError | 
         case 'resume': return stateRefusal('cannot resume task in created state');
         case 'checkpoint': return stateRefusal('cannot checkpoint a task in created state');
       }
-      break;
+      return assertNever(verb);
     case 'created-checkpoint':
       switch (verb) {
         case 'start': case 'delete': case 'update': return undefined;
@@ -37,7 +37,7 @@ export function initRefusal(verb: InitVerb, status: InitStatus): ProcessError | 
         case 'checkpoint': return stateRefusal('cannot checkpoint a task in created state');
         case 'exec': return stateRefusal('cannot exec in a created state');
       }
-      break;
+      return assertNever(verb);
     case 'running':
       switch (verb) {
         case 'pause': case 'update': case 'checkpoint': case 'exec': return undefined;
@@ -45,7 +45,7 @@ export function initRefusal(verb: InitVerb, status: InitStatus): ProcessError | 
         case 'delete': return stateRefusal('cannot delete a running process');
         case 'resume': return stateRefusal('cannot resume a running process');
       }
-      break;
+      return assertNever(verb);
     case 'paused':
       switch (verb) {
         case 'resume': case 'update': case 'checkpoint': return undefined;
@@ -54,7 +54,7 @@ export function initRefusal(verb: InitVerb, status: InitStatus): ProcessError | 
         case 'pause': return stateRefusal('cannot pause a paused container');
         case 'exec': return stateRefusal('cannot exec in a paused state');
       }
-      break;
+      return assertNever(verb);
     case 'stopped':
       switch (verb) {
         case 'delete': return undefined;
@@ -65,7 +65,7 @@ export function initRefusal(verb: InitVerb, status: InitStatus): ProcessError | 
         case 'checkpoint': return stateRefusal('cannot checkpoint a stopped container');
         case 'exec': return stateRefusal('cannot exec in a stopped state');
       }
-      break;
+      return assertNever(verb);
     case 'deleted':
       switch (verb) {
         case 'delete': return new ProcessError('not-found', 'cannot delete a deleted process');
@@ -73,7 +73,7 @@ export function initRefusal(verb: InitVerb, status: InitStatus): ProcessError | 
         case 'start': case 'pause': case 'resume': case 'update': case 'checkpoint':
           return stateRefusal(`cannot ${verb} a deleted process`);
       }
-      break;
+      return assertNever(verb);
   }
   return assertNever(status);
 }
@@ -89,14 +89,14 @@ export function execRefusal(verb: ExecVerb, status: ExecStatus): ProcessError | 
         case 'delete': return stateRefusal('cannot delete a running process');
         case 'resize': return undefined;
       }
-      break;
+      return assertNever(verb);
     case 'stopped':
       switch (verb) {
         case 'start': return stateRefusal('cannot start a stopped process');
         case 'delete': return undefined;
         case 'resize': return stateRefusal('cannot resize a stopped container');
       }
-      break;
+      return assertNever(verb);
     case 'deleted':
       return new ProcessError('not-found', `cannot ${verb} a deleted process`);
   }

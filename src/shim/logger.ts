@@ -85,7 +85,7 @@ export type ContainerLogger = FdLogger;
  */
 export function containerLogger(bundle: string, debug: boolean, fields: Record<string, unknown>): ContainerLogger {
   try {
-    const fd = openSync(path.join(bundle, 'log'), constants.O_WRONLY | constants.O_NONBLOCK | constants.O_CLOEXEC);
+    const fd = openSync(path.join(bundle, 'log'), constants.O_WRONLY | constants.O_NONBLOCK);
     return new FdLogger(fd, debug, fields, true);
   } catch {
     return new FdLogger(2, debug, fields, false);

@@ -109,7 +109,7 @@ export async function runStart(params: StartParams): Promise<string> {
   let logFd: number | 'ignore' = 'ignore';
   try {
     // containerd holds the reading end open already, so this never waits for a reader.
-    logFd = openSync(path.join(params.bundle, 'log'), constants.O_WRONLY | constants.O_NONBLOCK | constants.O_CLOEXEC);
+    logFd = openSync(path.join(params.bundle, 'log'), constants.O_WRONLY | constants.O_NONBLOCK);
   } catch {
     logFd = 'ignore';
   }
