@@ -1,5 +1,6 @@
 // Runs the compiled test files with node's built-in test runner.
-// Usage: node scripts/run-tests.mjs [unit|integration|e2e ...]  (default: all suites)
+// Usage: node scripts/run-tests.mjs [unit|integration|e2e|bench|<test file> ...]  (default: all suites)
+// A test file may be given as its source (test/e2e/run.test.ts) or compiled path (dist/...js).
 import { readdirSync, statSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
@@ -20,7 +21,15 @@ function collect(dir) {
   return out;
 }
 
-const files = suites.flatMap((s) => collect(path.join(root, 'dist', 'test', s)));
+/** A suite name → its compiled files; a file path → its compiled counterpart. */
+function resolve(arg) {
+  if (!arg.endsWith('.ts') && !arg.endsWith('.js')) return collect(path.join(root, 'dist', 'test', arg));
+  const rel = path.relative(root, path.resolve(arg));
+  const compiled = rel.startsWith('dist' + path.sep) ? rel : path.join('dist', rel.replace(/\.ts$/, '.js'));
+  return [path.join(root, compiled)];
+}
+
+const files = suites.flatMap(resolve);
 if (files.length === 0) {
   console.error('no test files found; did you run npm run build?');
   process.exit(1);
