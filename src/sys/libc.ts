@@ -11,7 +11,7 @@ import type * as Koffi from 'koffi';
 const require = createRequire(import.meta.url);
 
 let koffiModule: typeof Koffi | undefined;
-let libcHandle: Koffi.IKoffiLib | undefined;
+let libcHandle: Koffi.LibraryHandle | undefined;
 
 /** The koffi module, loaded on first use. */
 export function koffi(): typeof Koffi {
@@ -20,7 +20,7 @@ export function koffi(): typeof Koffi {
 }
 
 /** glibc, loaded on first use. */
-export function libc(): Koffi.IKoffiLib {
+export function libc(): Koffi.LibraryHandle {
   libcHandle ??= koffi().load('libc.so.6');
   return libcHandle;
 }
@@ -29,3 +29,6 @@ export function libc(): Koffi.IKoffiLib {
 export function lastErrno(): number {
   return koffi().errno();
 }
+
+/** A bound libc function as koffi returns it (koffi does not export this type by name). */
+export type NativeFunction = ReturnType<Koffi.LibraryHandle['func']>;

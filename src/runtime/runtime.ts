@@ -1,0 +1,395 @@
+/**
+ * OciRuntime: a typed client for runc, crun and runsc command lines. Every command is spawned
+ * through the ProcessMonitor (so exits are learned in one place), with the environment minus
+ * NOTIFY_SOCKET and no shell. A failure becomes a RuntimeError carrying the exit status, the
+ * captured output and the last error the runtime logged *during this command* (the log is read
+ * from where it ended before the command, so a stale record from an earlier failure is not
+ * reported).
+ */
+import { mkdtempSync, openSync, readSync, closeSync, fstatSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { enterCrunNamespace, crunNeedsPrivateNamespace, type CrunNamespace } from './crun-hybrid.js';
+import { lastLogError, parseLogRecords, RuntimeArgumentError, RuntimeError } from './errors.js';
+import { JsonObjectStream } from './json-stream.js';
+import { ProcessMonitor, SpawnError, type CommandResult } from './monitor.js';
+import {
+  renderCheckpoint, renderCreate, renderDelete, renderEvents, renderExec, renderGlobalArgs, renderKill,
+  renderList, renderPs, renderRestore, renderSimple, renderUpdate,
+  type CheckpointOptions, type CreateOptions, type DeleteOptions, type EventsOptions, type ExecOptions,
+  type KillOptions, type RestoreOptions, type RunOptions,
+} from './options.js';
+import type { ContainerState, OciProcess, RuntimeConfig, RuntimeEvent, RuntimeKind, RuntimeStats, RuntimeStdio, RuntimeVersion } from './types.js';
+import { checkBinary } from './validate.js';
+import { parseVersion } from './version.js';
+
+/** How one invocation's stdio is wired. */
+interface Invocation {
+  /** Container stdio fds (create, exec, run, restore); otherwise output is captured. */
+  readonly stdio?: RuntimeStdio;
+  /** Bytes for stdin (update). */
+  readonly input?: Buffer;
+  /** Whether crun needs its hybrid-cgroup namespace for this verb. */
+  readonly touchesCgroups: boolean;
+  /** Resolve with the result even on a non-zero status (non-detached exec/run). */
+  readonly statusIsResult?: boolean;
+}
+
+const versionCache = new Map<string, Promise<RuntimeVersion>>();
+
+function runtimeEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env['NOTIFY_SOCKET'];
+  return env;
+}
+
+/** Size of the log file now, so only what this command appends is read afterwards. */
+function logSize(file: string | undefined): number {
+  if (!file) return 0;
+  try {
+    const fd = openSync(file, 'r');
+    try {
+      return fstatSync(fd).size;
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return 0;
+  }
+}
+
+function readLogFrom(file: string, offset: number): { error?: string; readError?: string } {
+  let text: string;
+  try {
+    const fd = openSync(file, 'r');
+    try {
+      const size = fstatSync(fd).size;
+      const start = size >= offset ? offset : 0; // truncated meanwhile: read it all
+      const buf = Buffer.alloc(size - start);
+      let got = 0;
+      while (got < buf.length) {
+        const n = readSync(fd, buf, got, buf.length - got, start + got);
+        if (n === 0) break;
+        got += n;
+      }
+      text = buf.subarray(0, got).toString('utf8');
+    } finally {
+      closeSync(fd);
+    }
+  } catch (err) {
+    return { readError: `open ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` };
+  }
+  try {
+    const error = lastLogError(parseLogRecords(text));
+    return error === undefined ? {} : { error };
+  } catch (err) {
+    return { readError: (err as Error).message };
+  }
+}
+
+/** A running `events` stream. */
+export interface RuntimeEventStream {
+  /** Stops the stream (SIGTERM to the runtime command). */
+  stop(): void;
+  /** Settles when the command ended; rejects with RuntimeError if it failed on its own. */
+  readonly done: Promise<void>;
+}
+
+/** A typed client for one runtime configuration. */
+export class OciRuntime {
+  readonly config: RuntimeConfig;
+  private readonly monitor: ProcessMonitor;
+
+  constructor(config: RuntimeConfig, monitor?: ProcessMonitor) {
+    checkBinary(config.binary);
+    this.config = config;
+    this.monitor = monitor ?? ProcessMonitor.get();
+  }
+
+  /** What `<binary> --version` prints, parsed; cached per binary. Garbage → RuntimeError. */
+  version(): Promise<RuntimeVersion> {
+    const key = this.config.binary;
+    let cached = versionCache.get(key);
+    if (!cached) {
+      cached = this.detectVersion();
+      versionCache.set(key, cached);
+      cached.catch(() => versionCache.delete(key));
+    }
+    return cached;
+  }
+
+  /** runc, crun or runsc, from the version output (never from the file name). */
+  async kind(): Promise<RuntimeKind> {
+    return (await this.version()).kind;
+  }
+
+  private async detectVersion(): Promise<RuntimeVersion> {
+    const args = ['--version'];
+    const result = await this.spawn(this.config.binary, args, {});
+    if (result.exitStatus !== 0) throw this.failure(args, result, {}, false);
+    const parsed = parseVersion(result.stdout);
+    if (!parsed) {
+      const first = result.output.split('\n')[0] ?? '';
+      throw new RuntimeError(
+        { binary: this.config.binary, args, exitStatus: 0, output: result.output, stderr: result.stderr, logError: undefined, logReadError: undefined, stdioAttached: false },
+        { message: `${this.config.binary} is not a recognised OCI runtime: --version printed ${JSON.stringify(first.slice(0, 200))}` },
+      );
+    }
+    return parsed;
+  }
+
+  private async spawn(binary: string, args: readonly string[], inv: { stdio?: RuntimeStdio; input?: Buffer }): Promise<CommandResult> {
+    const stdio = inv.stdio;
+    try {
+      return await this.monitor.run({
+        binary,
+        args,
+        stdin: inv.input ?? stdio?.stdin ?? 'null',
+        stdout: stdio ? (stdio.stdout ?? 'null') : 'capture',
+        stderr: stdio ? (stdio.stderr ?? 'null') : 'capture',
+        env: runtimeEnv(),
+        ...(this.config.commandTimeoutMs ? { timeoutMs: this.config.commandTimeoutMs } : {}),
+      });
+    } catch (err) {
+      if (err instanceof SpawnError) {
+        throw new RuntimeError(
+          { binary, args, exitStatus: undefined, output: '', stderr: '', logError: undefined, logReadError: undefined, stdioAttached: stdio !== undefined },
+          { cause: err, message: err.code === 'ENOENT' ? `exec: "${binary}": executable file not found in $PATH` : err.message },
+        );
+      }
+      throw err;
+    }
+  }
+
+  private failure(args: readonly string[], result: CommandResult, log: { error?: string; readError?: string }, stdioAttached: boolean): RuntimeError {
+    const timedOut = result.timedOut ? ` (killed after ${this.config.commandTimeoutMs} ms)` : '';
+    const err = new RuntimeError({
+      binary: this.config.binary,
+      args,
+      exitStatus: result.exitStatus,
+      output: result.output,
+      stderr: result.stderr,
+      logError: log.error,
+      logReadError: log.readError,
+      stdioAttached,
+    });
+    if (timedOut) err.message += timedOut;
+    return err;
+  }
+
+  /** Runs one subcommand; throws RuntimeError unless it exits 0 (or `statusIsResult`). */
+  private async invoke(sub: string[], inv: Invocation): Promise<CommandResult> {
+    const kind = await this.kind();
+    const args = [...renderGlobalArgs(this.config, kind), ...sub];
+    const jsonLog = this.config.log && this.config.logFormat === 'json' ? this.config.log : undefined;
+    const offset = logSize(jsonLog);
+    let ns: CrunNamespace | undefined;
+    if (kind === 'crun' && inv.touchesCgroups && this.useCrunNamespace()) {
+      ns = await enterCrunNamespace(this.monitor, this.config.binary, args, process.cwd());
+    }
+    let result: CommandResult;
+    try {
+      result = await this.spawn(ns?.binary ?? this.config.binary, ns?.args ?? args, inv);
+    } finally {
+      ns?.release();
+    }
+    const log = jsonLog ? (result.exitStatus !== 0 ? readLogFrom(jsonLog, offset) : {}) : {};
+    if (result.exitStatus === 0) return result;
+    if (inv.statusIsResult && log.error === undefined) return result;
+    throw this.failure(args, result, log, inv.stdio !== undefined);
+  }
+
+  private useCrunNamespace(): boolean {
+    const mode = this.config.crunHybrid ?? 'auto';
+    if (mode === 'off') return false;
+    return mode === 'namespace' || crunNeedsPrivateNamespace();
+  }
+
+  /** `create`: sets the container up; its init waits for `start`. The pid is in `pidFile`. */
+  async create(id: string, options: CreateOptions): Promise<void> {
+    const kind = await this.kind();
+    await this.invoke(renderCreate(id, options, kind), { stdio: options.stdio ?? {}, touchesCgroups: true });
+  }
+
+  /** `start <id>`. */
+  async start(id: string): Promise<void> {
+    await this.invoke(renderSimple('start', id), { touchesCgroups: true });
+  }
+
+  /**
+   * `run`: create and start. Detached, resolves with 0 once the container runs; otherwise
+   * resolves with the container's exit status (a runtime failure still throws, recognised by the
+   * error it logged).
+   */
+  async run(id: string, options: RunOptions): Promise<number> {
+    const kind = await this.kind();
+    const result = await this.invoke(renderCreate(id, options, kind, 'run'), {
+      stdio: options.stdio ?? {},
+      touchesCgroups: true,
+      statusIsResult: !options.detach,
+    });
+    return result.exitStatus;
+  }
+
+  /** `state <id>`, parsed. */
+  async state(id: string): Promise<ContainerState> {
+    const result = await this.invoke(renderSimple('state', id), { touchesCgroups: false });
+    return this.parseJson<ContainerState>(renderSimple('state', id), result);
+  }
+
+  /** `list --format=json` (an empty list when the runtime prints `null`). */
+  async list(): Promise<ContainerState[]> {
+    const result = await this.invoke(renderList(), { touchesCgroups: false });
+    return this.parseJson<ContainerState[] | null>(renderList(), result) ?? [];
+  }
+
+  /** `kill [--all] [--pid N] <id> <signal>`. */
+  async kill(id: string, signal: number, options: KillOptions = {}): Promise<void> {
+    const kind = await this.kind();
+    await this.invoke(renderKill(id, signal, options, kind), { touchesCgroups: true });
+  }
+
+  /** `delete [--force] <id>`. */
+  async delete(id: string, options: DeleteOptions = {}): Promise<void> {
+    await this.invoke(renderDelete(id, options), { touchesCgroups: true });
+  }
+
+  /**
+   * `exec`: runs `process` (an OCI Process) in the container, via a temporary process file.
+   * Detached, resolves with 0 once it runs (pid in `pidFile`); otherwise with its exit status.
+   */
+  async exec(id: string, processSpec: OciProcess, options: ExecOptions = {}): Promise<number> {
+    if (!processSpec || typeof processSpec !== 'object' || typeof processSpec.cwd !== 'string') {
+      throw new RuntimeArgumentError('exec: the process spec needs at least "cwd" (and "args")');
+    }
+    const kind = await this.kind();
+    const base = process.env['XDG_RUNTIME_DIR'] || os.tmpdir();
+    const dir = mkdtempSync(path.join(base, 'runc-process'));
+    const file = path.join(dir, 'process.json');
+    try {
+      writeFileSync(file, JSON.stringify(processSpec), { mode: 0o600 });
+      const result = await this.invoke(renderExec(id, file, options, kind), {
+        stdio: options.stdio ?? {},
+        touchesCgroups: true,
+        statusIsResult: !options.detach,
+      });
+      return result.exitStatus;
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  /** `ps --format json <id>`: host pids (runsc: sandbox-internal pids). */
+  async ps(id: string): Promise<number[]> {
+    const result = await this.invoke(renderPs(id), { touchesCgroups: true });
+    const pids = this.parseJson<number[] | null>(renderPs(id), result) ?? [];
+    if (!Array.isArray(pids) || pids.some((p) => !Number.isInteger(p))) {
+      throw this.garbage(renderPs(id), result, 'ps printed something that is not a list of pids');
+    }
+    return pids;
+  }
+
+  /** `pause <id>`. */
+  async pause(id: string): Promise<void> {
+    await this.invoke(renderSimple('pause', id), { touchesCgroups: true });
+  }
+
+  /** `resume <id>`. */
+  async resume(id: string): Promise<void> {
+    await this.invoke(renderSimple('resume', id), { touchesCgroups: true });
+  }
+
+  /** `update --resources - <id>` with the OCI LinuxResources as JSON on stdin. */
+  async update(id: string, resources: Readonly<Record<string, unknown>>): Promise<void> {
+    if (!resources || typeof resources !== 'object') throw new RuntimeArgumentError('update: resources must be an object');
+    await this.invoke(renderUpdate(id), { input: Buffer.from(JSON.stringify(resources)), touchesCgroups: true });
+  }
+
+  /** `events --stats <id>`: one stats sample. */
+  async stats(id: string): Promise<RuntimeStats> {
+    const kind = await this.kind();
+    const args = renderEvents(id, 'stats', kind);
+    const result = await this.invoke(args, { touchesCgroups: true });
+    const [first] = (() => {
+      try {
+        return new JsonObjectStream().push(result.stdout);
+      } catch {
+        return [];
+      }
+    })();
+    if (!first) throw this.garbage(args, result, 'events --stats printed no JSON object');
+    return first as RuntimeStats;
+  }
+
+  /** `events [--interval=Ns] <id>`: a stream of events (stats samples, OOM…) until stopped. */
+  async events(id: string, options: EventsOptions, onEvent: (event: RuntimeEvent) => void): Promise<RuntimeEventStream> {
+    const kind = await this.kind();
+    const args = [...renderGlobalArgs(this.config, kind), ...renderEvents(id, options, kind)];
+    const parser = new JsonObjectStream();
+    let stopped = false;
+    const running = this.monitor.start({
+      binary: this.config.binary,
+      args,
+      stdin: 'null',
+      env: runtimeEnv(),
+      onOutput: (chunk, stream) => {
+        if (stream !== 'stdout') return;
+        try {
+          for (const v of parser.push(chunk.toString('utf8'))) onEvent(v as RuntimeEvent);
+        } catch {
+          // garbage between events: drop the buffer and carry on
+          parser.push('');
+        }
+      },
+    });
+    const done = running.result.then((result) => {
+      if (!stopped && result.exitStatus !== 0) throw this.failure(args, result, {}, false);
+    });
+    done.catch(() => undefined);
+    return {
+      stop: () => {
+        stopped = true;
+        running.kill('SIGTERM');
+      },
+      done,
+    };
+  }
+
+  /** `checkpoint <criu flags> <id>` (runc; runsc takes a subset; crun has none). */
+  async checkpoint(id: string, options: CheckpointOptions): Promise<void> {
+    const kind = await this.kind();
+    await this.invoke(renderCheckpoint(id, options, kind), { touchesCgroups: true });
+  }
+
+  /** `restore … --bundle B <id>`; resolves with the exit status when not detached. */
+  async restore(id: string, options: RestoreOptions): Promise<number> {
+    const kind = await this.kind();
+    const result = await this.invoke(renderRestore(id, options, kind), {
+      stdio: options.stdio ?? {},
+      touchesCgroups: true,
+      statusIsResult: !options.detach,
+    });
+    return result.exitStatus;
+  }
+
+  /** `features` (runc ≥ 1.1 only), parsed. */
+  async features(): Promise<Record<string, unknown>> {
+    const result = await this.invoke(['features'], { touchesCgroups: false });
+    return this.parseJson<Record<string, unknown>>(['features'], result);
+  }
+
+  private parseJson<T>(args: readonly string[], result: CommandResult): T {
+    try {
+      return JSON.parse(result.stdout) as T;
+    } catch (err) {
+      throw this.garbage(args, result, `unexpected output (${(err as Error).message})`);
+    }
+  }
+
+  private garbage(args: readonly string[], result: CommandResult, why: string): RuntimeError {
+    return new RuntimeError(
+      { binary: this.config.binary, args, exitStatus: result.exitStatus, output: result.output, stderr: result.stderr, logError: undefined, logReadError: undefined, stdioAttached: false },
+      { message: `${this.config.binary} ${args.find((a) => !a.startsWith('-')) ?? ''}: ${why}: ${JSON.stringify(result.output.slice(0, 200))}` },
+    );
+  }
+}
