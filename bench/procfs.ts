@@ -1,0 +1,119 @@
+// What the kernel says about shim processes: which processes belong to a shim, their memory from
+// /proc/PID/smaps_rollup and their CPU time from /proc/PID/stat. Only /proc is read, so the
+// numbers mean the same for a Go shim and a Node one.
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+
+/** One process as seen in /proc at the time of a snapshot. */
+export interface ProcInfo {
+  readonly pid: number;
+  readonly ppid: number;
+  readonly argv: readonly string[];
+  /** The `pid:[inode]` link of its pid namespace (containers have their own). */
+  readonly pidns: string;
+}
+
+/** Memory of one process or a sum of processes, in KiB. */
+export interface MemoryKiB {
+  readonly rss: number;
+  readonly pss: number;
+  readonly privateDirty: number;
+}
+
+function statFields(pid: number): string[] | undefined {
+  let text: string;
+  try { text = readFileSync(`/proc/${pid}/stat`, 'utf8'); } catch { return undefined; }
+  // comm (field 2) may hold spaces and parentheses; everything after the last ')' is positional.
+  const close = text.lastIndexOf(')');
+  if (close < 0) return undefined;
+  return text.slice(close + 2).trim().split(/\s+/); // [0] is field 3 (state)
+}
+
+/** Every process visible in /proc now (those that vanish mid-read are skipped). */
+export function snapshot(): ProcInfo[] {
+  const out: ProcInfo[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const pid = Number(name);
+    try {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((s, i, a) => s !== '' || i < a.length - 1);
+      const f = statFields(pid);
+      if (f === undefined) continue;
+      out.push({ pid, ppid: Number(f[1]), argv, pidns: readlinkSync(`/proc/${pid}/ns/pid`) });
+    } catch { /* exited while we looked */ }
+  }
+  return out;
+}
+
+/**
+ * The processes of one kind of shim talking to one containerd: every process whose argv holds
+ * `address` as a whole argument (shims get `-address <containerd socket>`) and an argument whose
+ * file name starts with `binaryMarker` (the Go binary itself, or the Node bundle/launcher of ours),
+ * plus their descendants that share our pid namespace — helpers a shim may run, and the OCI runtime
+ * while it runs — but not container processes, which live in their own pid namespace.
+ */
+export function shimProcesses(address: string, binaryMarker: string, procs: readonly ProcInfo[] = snapshot()): ProcInfo[] {
+  const hostNs = (() => { try { return readlinkSync('/proc/self/ns/pid'); } catch { return ''; } })();
+  const roots = procs.filter((p) => p.pid !== process.pid && p.argv.includes(address)
+    && p.argv.some((a) => path.basename(a).startsWith(binaryMarker)));
+  const chosen = new Map<number, ProcInfo>(roots.map((p) => [p.pid, p]));
+  const children = new Map<number, ProcInfo[]>();
+  for (const p of procs) {
+    const list = children.get(p.ppid);
+    if (list) list.push(p);
+    else children.set(p.ppid, [p]);
+  }
+  const queue = [...roots];
+  while (queue.length > 0) {
+    const p = queue.shift()!;
+    for (const c of children.get(p.pid) ?? []) {
+      if (chosen.has(c.pid) || c.pidns !== hostNs) continue;
+      chosen.set(c.pid, c);
+      queue.push(c);
+    }
+  }
+  return [...chosen.values()];
+}
+
+/** Rss, Pss and Private_Dirty of one process from smaps_rollup, or undefined if it is gone. */
+export function readMemory(pid: number): MemoryKiB | undefined {
+  let text: string;
+  try { text = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'); } catch { return undefined; }
+  const field = (name: string): number => {
+    const m = new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text);
+    return m ? Number(m[1]) : 0;
+  };
+  return { rss: field('Rss'), pss: field('Pss'), privateDirty: field('Private_Dirty') };
+}
+
+/** Summed memory of `pids` (processes that vanished count nothing) and how many were read. */
+export function totalMemory(pids: readonly number[]): MemoryKiB & { readonly processes: number } {
+  let rss = 0, pss = 0, privateDirty = 0, processes = 0;
+  for (const pid of pids) {
+    const m = readMemory(pid);
+    if (!m) continue;
+    rss += m.rss; pss += m.pss; privateDirty += m.privateDirty; processes++;
+  }
+  return { rss, pss, privateDirty, processes };
+}
+
+/**
+ * CPU clock ticks a process has used: utime+stime of itself plus cutime+cstime of the children it
+ * has waited for (an OCI runtime run by the shim ends up there once reaped), or undefined if gone.
+ */
+export function readCpuTicks(pid: number): number | undefined {
+  const f = statFields(pid);
+  if (f === undefined) return undefined;
+  // Fields 14–17 (utime, stime, cutime, cstime) are at offsets 11–14 after the state field.
+  return Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+}
+
+let clockTicks: number | undefined;
+/** The kernel's USER_HZ (ticks per second of /proc/PID/stat times), from `getconf CLK_TCK`. */
+export function ticksPerSecond(): number {
+  if (clockTicks === undefined) {
+    try { clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100; } catch { clockTicks = 100; }
+  }
+  return clockTicks;
+}
