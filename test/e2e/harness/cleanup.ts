@@ -18,9 +18,9 @@ export function pidsWithArgument(needle: string): number[] {
 }
 
 /** Sends SIGKILL to each pid, ignoring ones that are already gone. */
-export function killPids(pids: readonly number[]): void {
+export function killPids(pids: readonly number[], signal: NodeJS.Signals = 'SIGKILL'): void {
   for (const pid of pids) {
-    try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+    try { process.kill(pid, signal); } catch { /* gone */ }
   }
 }
 

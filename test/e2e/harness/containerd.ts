@@ -241,7 +241,12 @@ export class Containerd implements ContainerdPaths {
     const pid = this.child?.pid;
     if (pid !== undefined && this.child?.exitCode === null && this.child.signalCode === null) {
       try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ }
-      const killed = await Promise.race([this.exited.then(() => true), sleep(5_000).then(() => false)]);
+      let timer: NodeJS.Timeout | undefined;
+      const killed = await Promise.race([
+        this.exited.then(() => true),
+        new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), 5_000); }),
+      ]);
+      clearTimeout(timer);
       if (!killed) {
         try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
         await this.exited;
@@ -250,10 +255,12 @@ export class Containerd implements ContainerdPaths {
     this.stopped = true;
     live.delete(this);
     // Shims normally exit after their last task is deleted; anything still holding our address is a leak.
-    for (let i = 0; i < 20; i++) {
+    // A lingering shim gets SIGTERM first (so it removes its socket and markers), SIGKILL later.
+    for (let i = 0; i < 40; i++) {
       const left = pidsWithArgument(this.address);
       if (left.length === 0) break;
-      if (i >= 10) killPids(left);
+      if (i === 10) killPids(left, 'SIGTERM');
+      if (i >= 30) killPids(left);
       await sleep(100);
     }
     for (const r of this.runtimeRoots) sweepRuntimeRoot(r);

@@ -1,0 +1,148 @@
+/**
+ * The copy loop between two streams, and the output side it writes into.
+ *
+ * Copying is plain passthrough of whatever chunks libuv reads (up to 64 KiB), with back-pressure:
+ * when the destination's buffer is full the source stops reading, so a client that stops reading
+ * eventually blocks the container in write(2), as with the reference. Every stream gets a
+ * permanent 'error' listener: an fd going bad (EPIPE, EIO, a closed fifo) ends one copy and must
+ * never take the shim down with an unhandled 'error' event.
+ */
+import { createWriteStream } from 'node:fs';
+import { Socket } from 'node:net';
+import type { Readable, Writable } from 'node:stream';
+import { closeFd } from './fd.js';
+import type { OutputTarget } from './fifo-open.js';
+
+function ignore(): void {
+  // errors end the copy through 'close'; see the module comment
+}
+
+/** A non-blocking libuv pipe handle reading `fd` (which it now owns). */
+export function readPipe(fd: number): Socket {
+  const socket = new Socket({ fd, readable: true, writable: false });
+  socket.on('error', ignore);
+  return socket;
+}
+
+/** A non-blocking libuv pipe handle writing `fd` (which it now owns). */
+export function writePipe(fd: number): Socket {
+  const socket = new Socket({ fd, readable: false, writable: true });
+  socket.on('error', ignore);
+  return socket;
+}
+
+/**
+ * Copies `src` into `dst` until `src` ends, either side fails or `stop` fires, then resolves (never
+ * rejects). Does not end `dst`: the caller decides, since one file may be shared by stdout and stderr.
+ */
+export function pump(src: Readable, dst: Writable, stop?: AbortSignal): Promise<void> {
+  src.on('error', ignore);
+  return new Promise((resolve) => {
+    let done = false;
+    const onData = (chunk: Buffer): void => {
+      if (!dst.write(chunk)) {
+        src.pause();
+        dst.once('drain', onDrain);
+      }
+    };
+    const onDrain = (): void => {
+      src.resume();
+    };
+    const onDstGone = (): void => {
+      // The destination cannot take more (EPIPE, closed): stop reading too.
+      src.destroy();
+      finish();
+    };
+    const finish = (): void => {
+      if (done) return;
+      done = true;
+      src.off('data', onData);
+      src.off('end', finish);
+      src.off('close', finish);
+      dst.off('drain', onDrain);
+      dst.off('error', onDstGone);
+      dst.off('close', onDstGone);
+      stop?.removeEventListener('abort', onStop);
+      resolve();
+    };
+    // Stopping leaves both streams open but paused: the caller owns what happens to them next.
+    const onStop = (): void => {
+      src.pause();
+      finish();
+    };
+    if (stop?.aborted) return onStop();
+    stop?.addEventListener('abort', onStop, { once: true });
+    src.on('data', onData);
+    src.once('end', finish);
+    src.once('close', finish);
+    dst.once('error', onDstGone);
+    dst.once('close', onDstGone);
+  });
+}
+
+/**
+ * The shim's writer into one output target, shared by the copies that use it (stdout and stderr
+ * sharing one file). The last `release()` flushes and closes it; `destroy()` cuts it off.
+ */
+export class OutputSink {
+  private users = 0;
+  private closing: Promise<void> | undefined;
+
+  private constructor(
+    /** The stream the copies write into. */
+    readonly stream: Writable,
+    private keepAlive: number | undefined,
+  ) {
+    stream.on('error', ignore);
+  }
+
+  /** A sink for an opened target; takes ownership of its fds. */
+  static forTarget(target: OutputTarget): OutputSink {
+    if (target.kind === 'fifo') return new OutputSink(writePipe(target.writer), target.keepAlive);
+    // Regular files and devices cannot be libuv pipe handles; their writes go through the threadpool.
+    return new OutputSink(createWriteStream('', { fd: target.fd, autoClose: true }), undefined);
+  }
+
+  /** A sink writing a pipe's write end (owned from now on). */
+  static forPipe(fd: number): OutputSink {
+    return new OutputSink(writePipe(fd), undefined);
+  }
+
+  /** One more copy writes here. */
+  acquire(): this {
+    this.users++;
+    return this;
+  }
+
+  /** A copy finished; the last one flushes, closes the writer and then the keep-alive reader. */
+  release(): Promise<void> {
+    this.users--;
+    if (this.users > 0) return Promise.resolve();
+    this.closing ??= new Promise<void>((resolve) => {
+      const stream = this.stream;
+      const done = (): void => {
+        stream.destroy();
+        this.closeKeepAlive();
+        resolve();
+      };
+      if (stream.destroyed || stream.writableEnded) return done();
+      stream.once('close', done);
+      stream.end(done);
+    });
+    return this.closing;
+  }
+
+  /** Drops unwritten data and closes everything now (dispose, or a drain that timed out). */
+  destroy(): void {
+    this.stream.destroy();
+    this.closeKeepAlive();
+    this.closing ??= Promise.resolve();
+  }
+
+  // Closed exactly once: a second close could hit an fd number already reused elsewhere.
+  private closeKeepAlive(): void {
+    const fd = this.keepAlive;
+    this.keepAlive = undefined;
+    closeFd(fd);
+  }
+}
