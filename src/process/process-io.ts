@@ -106,8 +106,8 @@ export class ProcessIO {
     if (this.io instanceof ConsoleIO) this.io.processExited();
   }
 
-  /** Resolves when stdout/stderr reached the client (bounded by `timeoutMs`). */
-  waitDrained(timeoutMs: number): Promise<void> {
+  /** Resolves true when stdout/stderr reached the client, false when `timeoutMs` passed first. */
+  waitDrained(timeoutMs: number): Promise<boolean> {
     return this.io.waitDrained(timeoutMs);
   }
 
