@@ -2,7 +2,7 @@
 // then bundle the shim binary's entry point into a single ES module so that `start`,
 // which containerd runs once per container, loads one file instead of dozens.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { build } from 'esbuild';
@@ -16,10 +16,11 @@ const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
 const git = spawnSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: root, encoding: 'utf8' });
 const revision = git.status === 0 ? git.stdout.trim() : 'unknown';
 
-rmSync(path.join(root, 'dist', 'bundle'), { recursive: true, force: true });
-await build({
+const bundleDir = path.join(root, 'dist', 'bundle');
+const output = await build({
+  write: false,
   entryPoints: { 'containerd-shim-ts-v2': path.join(root, 'src', 'cmd', 'main.ts') },
-  outdir: path.join(root, 'dist', 'bundle'),
+  outdir: bundleDir,
   outExtension: { '.js': '.mjs' },
   // The daemon's modules go into chunks that `start` and `delete` never load.
   splitting: true,
@@ -35,6 +36,20 @@ await build({
   legalComments: 'none',
   logLevel: 'warning',
 });
+// Daemons started from an earlier build may still import their chunks lazily, and tests may be
+// launching the shim while we build: chunks are content-named, so old ones are left in place and
+// new ones added; the entry file is replaced atomically, last.
+mkdirSync(bundleDir, { recursive: true });
+const entry = path.join(bundleDir, 'containerd-shim-ts-v2.mjs');
+for (const file of output.outputFiles) {
+  if (file.path === entry || existsSync(file.path)) continue;
+  writeFileSync(`${file.path}.tmp`, file.contents);
+  renameSync(`${file.path}.tmp`, file.path);
+}
+const entryFile = output.outputFiles.find((f) => f.path === entry);
+if (!entryFile) throw new Error('esbuild produced no shim entry');
+writeFileSync(`${entry}.tmp`, entryFile.contents);
+renameSync(`${entry}.tmp`, entry);
 // The shim's launcher runs under containerd's PATH, which need not contain node: remember ours.
 writeFileSync(path.join(root, 'dist', 'node-path'), process.execPath + '\n');
 chmodSync(path.join(root, 'bin', 'containerd-shim-ts-v2'), 0o755);
