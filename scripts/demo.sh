@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 if [ "$(id -u)" != 0 ]; then echo "demo: run as root (containerd needs it)" >&2; exit 1; fi
 bash scripts/setup-host.sh
 command -v node >/dev/null || { echo "demo: node (>= 20) is required" >&2; exit 1; }
-if [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; then npm ci --no-audit --no-fund; fi
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; then npm ci --no-audit --no-fund --prefer-offline; fi
 npm run build
 # The node entry owns the containerd it starts and cleans up on exit and on signals; the trap only
 # reports, so a failure anywhere above or below says where it stopped.

@@ -7,5 +7,5 @@ export const REVISION = typeof __SHIM_REVISION__ === 'string' ? __SHIM_REVISION_
 
 /** What `-v` prints, in the layout of containerd's own shims. */
 export function versionText(): string {
-  return `containerd-shim-ts-v2:\n  Version:  ${VERSION}\n  Revision: ${REVISION}\n  Node:     ${process.version}\n`;
+  return `containerd-shim-ts-v2:\n  Version:  ${VERSION}\n  Revision: ${REVISION}\n  Node:     ${process.version}\n  Platform: ${process.platform}/${process.arch}\n`;
 }

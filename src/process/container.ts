@@ -12,6 +12,7 @@ import { ExecProcess } from './exec-process.js';
 import { identifierProblem } from './identifiers.js';
 import { InitProcess, needsKillAllOnExit, type CheckpointRequest } from './init-process.js';
 import { ProcessIO } from './process-io.js';
+import { OomMonitor } from './oom-monitor.js';
 import { mountAll, unmountAll, type MountSpec } from './rootfs.js';
 import type { DeleteResult, EventSink, ExitRecord, Logger, ProcessListing, ProcessState, RuntimeSettings, StdioConfig } from './types.js';
 
@@ -72,6 +73,7 @@ export class Container {
       settings: request.settings,
       emit: services.emit,
       log: services.log,
+      oom: new OomMonitor(request.id, services.emit, services.log),
     };
     const rootfsPath = request.rootfs.length > 0 ? path.join(request.bundle, 'rootfs') : '';
     if (rootfsPath) {
@@ -100,6 +102,8 @@ export class Container {
         }
         created = true;
         pid = readPidFile(pidFile);
+        // From right after create (the reference waits for Start): an OOM during start-up counts too.
+        ctx.oom.watch(pid);
         await io.connect();
       }
       let container: Container | undefined;
@@ -107,8 +111,11 @@ export class Container {
       container = new Container(ctx, init, rootfsPath);
       return container;
     } catch (err) {
+      ctx.oom.close();
       // Unlike the reference, never leave a runtime container behind a failed Create.
-      if (created) await runtime.delete(request.id, { force: true }).catch(() => undefined);
+      // runsc may leave a sandbox and state behind a create that failed half way; the exact-id
+      // check in the runtime client makes this safe when it left nothing.
+      if (created || runtimeKind === 'runsc') await runtime.delete(request.id, { force: true }).catch(() => undefined);
       await io?.dispose().catch(() => undefined);
       try {
         unmountAll(rootfsPath);
@@ -169,6 +176,7 @@ export class Container {
     const result = await this.init.delete();
     for (const exec of this.execs.values()) await exec.dispose();
     this.execs.clear();
+    this.ctx.oom.close();
     unmountAll(this.rootfsPath);
     return result;
   }
@@ -176,7 +184,12 @@ export class Container {
   async pids(): Promise<ProcessListing[]> {
     const pids = await this.init.pids();
     const byPid = new Map<number, string>();
-    for (const exec of this.execs.values()) if (exec.pid > 0) byPid.set(exec.pid, exec.execId);
+    // runsc lists sandbox-internal pids: match execs by the internal pid runsc gave us at exec.
+    const runsc = this.ctx.runtimeKind === 'runsc';
+    for (const exec of this.execs.values()) {
+      const pid = runsc ? (exec.sandboxPid ?? 0) : exec.pid;
+      if (pid > 0) byPid.set(pid, exec.execId);
+    }
     return pids.map((pid) => ({ pid, execId: byPid.get(pid) }));
   }
 

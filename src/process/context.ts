@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import type { OciRuntime, ProcessMonitor, RuntimeKind } from '../runtime/index.js';
 import { unknownError } from './errors.js';
+import type { OomMonitor } from './oom-monitor.js';
 import type { EventSink, Logger, RuntimeSettings } from './types.js';
 
 export interface ContainerContext {
@@ -17,6 +18,8 @@ export interface ContainerContext {
   readonly settings: RuntimeSettings;
   readonly emit: EventSink;
   readonly log: Logger;
+  /** OOM watching; every exit path calls `oom.check()` right before it queues TaskExit. */
+  readonly oom: OomMonitor;
 }
 
 /** Reads a pid file written by the runtime (decimal, with or without a trailing newline). */

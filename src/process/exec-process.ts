@@ -37,6 +37,11 @@ export class ExecProcess {
     return this.pidValue;
   }
 
+  /** The pid inside the sandbox (runsc; what `runsc ps` lists), when known. */
+  get sandboxPid(): number | undefined {
+    return this.internalPid;
+  }
+
   get running(): boolean {
     return this.status === 'running';
   }
@@ -118,6 +123,7 @@ export class ExecProcess {
     const record: ExitRecord = { exitStatus: exit.exitStatus, exitedAt };
     this.exitRecord = record;
     this.status = 'stopped';
+    this.ctx.oom.check();
     this.ctx.emit({ type: 'exit', containerId: this.ctx.id, id: this.execId, pid: this.pidValue, exitStatus: record.exitStatus, exitedAt });
     this.exitPublished.fire(record);
   }

@@ -113,6 +113,8 @@ export class InitProcess {
       // A frozen cgroup keeps the remaining processes stuck; thaw it so they can die.
       await this.ctx.runtime.resume(this.ctx.id).catch(() => undefined);
     }
+    // An OOM kill signalled the cgroup before the victim died: its TaskOOM goes first.
+    this.ctx.oom.check();
     this.ctx.emit({ type: 'exit', containerId: this.ctx.id, id: this.ctx.id, pid: this.pidValue, exitStatus: exit.exitStatus, exitedAt });
     this.exitPublished.fire(record);
   }
@@ -129,6 +131,7 @@ export class InitProcess {
           try {
             await this.ctx.runtime.start(this.ctx.id);
           } catch (err) {
+            if (this.ctx.runtimeKind === 'runsc') await this.destroySandbox('start failed');
             throw unknownError(runtimeFailureMessage('OCI runtime start failed', err), err);
           }
         }
@@ -162,13 +165,30 @@ export class InitProcess {
       throw unknownError(runtimeFailureMessage('OCI runtime restore failed', err), err);
     }
     this.pidValue = readPidFile(this.pidFile);
+    this.ctx.oom.watch(this.pidValue);
     this.watchExit(this.pidValue);
     await this.io.connect();
+  }
+
+  /**
+   * runsc keeps a sandbox (and its cgroups and state) for a container whose start failed, and
+   * cannot signal a container that was never started. `delete --force` ends the sandbox; its
+   * exit is then reaped and reported like any init exit, and the later Delete finds nothing left.
+   */
+  private async destroySandbox(why: string): Promise<void> {
+    await this.ctx.runtime.delete(this.ctx.id, { force: true }).catch((err: unknown) => {
+      this.ctx.log.warn('removing the runsc sandbox failed', { why, error: String(err) });
+    });
   }
 
   /** Kill(init): through the runtime, with the reference's error classification. */
   async kill(signal: number, all: boolean): Promise<void> {
     if (this.status === 'deleted') throw new ProcessError('not-found', 'cannot kill a deleted process');
+    if (this.ctx.runtimeKind === 'runsc' && this.status === 'created' && (signal === 9 || signal === 15)) {
+      // `runsc kill` refuses a created container ("cannot signal container in state created").
+      await this.destroySandbox(`signal ${signal} before start`);
+      return;
+    }
     try {
       await this.ctx.runtime.kill(this.ctx.id, signal, { all });
     } catch (err) {
@@ -228,6 +248,10 @@ export class InitProcess {
   update(resources: Record<string, unknown>): Promise<void> {
     return this.mutex.run(async () => {
       this.refuse('update');
+      if (this.ctx.runtimeKind === 'runsc') {
+        // runsc has no `update` command (it prints its usage); say so instead of passing that on.
+        throw new ProcessError('not-implemented', 'updating resources is not supported by runsc (gVisor has no update command)');
+      }
       try {
         await this.ctx.runtime.update(this.ctx.id, resources);
       } catch (err) {
@@ -261,7 +285,10 @@ export class InitProcess {
           // no dump log to keep
         }
         const first = ((err as Error).message ?? String(err)).split('\n')[0];
-        throw unknownError(`${first} path= ${dumpLog}`, err);
+        // The reference only points at the log; we also name criu's own reason (e.g. a kernel
+        // whose vDSO criu cannot handle), keeping `path= <log>` last as the reference does.
+        const reason = criuFailureReason(dumpLog);
+        throw unknownError(`${first}${reason ? `: criu: ${reason}` : ''} path= ${dumpLog}`, err);
       } finally {
         if (!request.workPath) rmSync(defaultWork, { recursive: true, force: true });
       }
@@ -318,6 +345,24 @@ export class InitProcess {
   async dispose(): Promise<void> {
     await this.io.dispose();
   }
+}
+
+/**
+ * criu's reason for a failed dump: the first `Error (file:line): …` line of its log that is not
+ * just a helper's exit status, or "" when the log is missing or says nothing more.
+ */
+export function criuFailureReason(logFile: string): string {
+  let text: string;
+  try {
+    text = readFileSync(logFile, 'utf8');
+  } catch {
+    return '';
+  }
+  for (const line of text.split('\n')) {
+    const m = /Error \([^)]*\): (.*)$/.exec(line);
+    if (m && !/^exited, status=/.test(m[1]!.trim())) return m[1]!.trim();
+  }
+  return '';
 }
 
 /**

@@ -12,3 +12,4 @@ export * from './monitor.js';
 export * from './console-socket.js';
 export * from './runtime.js';
 export { crunNeedsPrivateNamespace } from './crun-hybrid.js';
+export { runscHasContainer, RUNSC_DEFAULT_ROOT } from './runsc-ids.js';

@@ -16,6 +16,7 @@
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { closeSync, readdirSync, readFileSync, writeSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
+import { forgetBinary, resolveBinary } from './resolve-binary.js';
 import { createPipe, isChildSubreaper, reapPid, setChildSubreaper, type WaitStatus } from '../sys/index.js';
 
 /** How a process ended. */
@@ -190,7 +191,11 @@ export class ProcessMonitor {
     ];
     let child: ChildProcess;
     try {
-      child = spawn(spec.binary, [...spec.args], { stdio, env: spec.env ?? process.env, cwd: spec.cwd, windowsHide: true });
+      const env = spec.env ?? process.env;
+      // Spawn the absolute path (no $PATH walk in the child), keeping argv[0] as the caller named it.
+      const file = resolveBinary(spec.binary, env['PATH']);
+      child = spawn(file ?? spec.binary, [...spec.args], { stdio, env, cwd: spec.cwd, windowsHide: true, argv0: spec.binary });
+      if (file !== undefined) child.once('error', () => forgetBinary(spec.binary));
     } finally {
       if (stdinPipe !== undefined) closeSync(stdinPipe); // the child has its own copy
     }

@@ -21,6 +21,7 @@ import {
 } from './options.js';
 import type { ContainerState, OciProcess, RuntimeConfig, RuntimeEvent, RuntimeKind, RuntimeStats, RuntimeStdio, RuntimeVersion } from './types.js';
 import { checkBinary } from './validate.js';
+import { runscHasContainer } from './runsc-ids.js';
 import { parseVersion } from './version.js';
 
 /** How one invocation's stdio is wired. */
@@ -33,6 +34,8 @@ interface Invocation {
   readonly touchesCgroups: boolean;
   /** Resolve with the result even on a non-zero status (non-detached exec/run). */
   readonly statusIsResult?: boolean;
+  /** The existing container the verb names (runsc: checked exactly first, see runsc-ids.ts). */
+  readonly target?: string;
 }
 
 const versionCache = new Map<string, Promise<RuntimeVersion>>();
@@ -181,6 +184,12 @@ export class OciRuntime {
   private async invoke(sub: string[], inv: Invocation): Promise<CommandResult> {
     const kind = await this.kind();
     const args = [...renderGlobalArgs(this.config, kind), ...sub];
+    if (kind === 'runsc' && inv.target !== undefined && runscHasContainer(this.config.root, inv.target) === false) {
+      throw new RuntimeError(
+        { binary: this.config.binary, args, exitStatus: undefined, output: '', stderr: '', logError: undefined, logReadError: undefined, stdioAttached: false },
+        { message: `container "${inv.target}" does not exist (not asked of runsc, which would match another container by id prefix)` },
+      );
+    }
     const jsonLog = this.config.log && this.config.logFormat === 'json' ? this.config.log : undefined;
     const offset = logSize(jsonLog);
     let ns: CrunNamespace | undefined;
@@ -213,7 +222,7 @@ export class OciRuntime {
 
   /** `start <id>`. */
   async start(id: string): Promise<void> {
-    await this.invoke(renderSimple('start', id), { touchesCgroups: true });
+    await this.invoke(renderSimple('start', id), { touchesCgroups: true, target: id });
   }
 
   /**
@@ -233,7 +242,7 @@ export class OciRuntime {
 
   /** `state <id>`, parsed. */
   async state(id: string): Promise<ContainerState> {
-    const result = await this.invoke(renderSimple('state', id), { touchesCgroups: false });
+    const result = await this.invoke(renderSimple('state', id), { touchesCgroups: false, target: id });
     return this.parseJson<ContainerState>(renderSimple('state', id), result);
   }
 
@@ -246,12 +255,15 @@ export class OciRuntime {
   /** `kill [--all] [--pid N] <id> <signal>`. */
   async kill(id: string, signal: number, options: KillOptions = {}): Promise<void> {
     const kind = await this.kind();
-    await this.invoke(renderKill(id, signal, options, kind), { touchesCgroups: true });
+    await this.invoke(renderKill(id, signal, options, kind), { touchesCgroups: true, target: id });
   }
 
   /** `delete [--force] <id>`. */
   async delete(id: string, options: DeleteOptions = {}): Promise<void> {
-    await this.invoke(renderDelete(id, options), { touchesCgroups: true });
+    // `delete --force` of a missing container succeeds on every runtime; with runsc, asking would
+    // delete whichever container the id is a prefix of.
+    if (options.force && (await this.kind()) === 'runsc' && runscHasContainer(this.config.root, id) === false) return;
+    await this.invoke(renderDelete(id, options), { touchesCgroups: true, target: id });
   }
 
   /**
@@ -272,6 +284,7 @@ export class OciRuntime {
         stdio: options.stdio ?? {},
         touchesCgroups: true,
         statusIsResult: !options.detach,
+        target: id,
       });
       return result.exitStatus;
     } finally {
@@ -281,7 +294,7 @@ export class OciRuntime {
 
   /** `ps --format json <id>`: host pids (runsc: sandbox-internal pids). */
   async ps(id: string): Promise<number[]> {
-    const result = await this.invoke(renderPs(id), { touchesCgroups: true });
+    const result = await this.invoke(renderPs(id), { touchesCgroups: true, target: id });
     const pids = this.parseJson<number[] | null>(renderPs(id), result) ?? [];
     if (!Array.isArray(pids) || pids.some((p) => !Number.isInteger(p))) {
       throw this.garbage(renderPs(id), result, 'ps printed something that is not a list of pids');
@@ -291,25 +304,25 @@ export class OciRuntime {
 
   /** `pause <id>`. */
   async pause(id: string): Promise<void> {
-    await this.invoke(renderSimple('pause', id), { touchesCgroups: true });
+    await this.invoke(renderSimple('pause', id), { touchesCgroups: true, target: id });
   }
 
   /** `resume <id>`. */
   async resume(id: string): Promise<void> {
-    await this.invoke(renderSimple('resume', id), { touchesCgroups: true });
+    await this.invoke(renderSimple('resume', id), { touchesCgroups: true, target: id });
   }
 
   /** `update --resources - <id>` with the OCI LinuxResources as JSON on stdin. */
   async update(id: string, resources: Readonly<Record<string, unknown>>): Promise<void> {
     if (!resources || typeof resources !== 'object') throw new RuntimeArgumentError('update: resources must be an object');
-    await this.invoke(renderUpdate(id), { input: Buffer.from(JSON.stringify(resources)), touchesCgroups: true });
+    await this.invoke(renderUpdate(id), { input: Buffer.from(JSON.stringify(resources)), touchesCgroups: true, target: id });
   }
 
   /** `events --stats <id>`: one stats sample. */
   async stats(id: string): Promise<RuntimeStats> {
     const kind = await this.kind();
     const args = renderEvents(id, 'stats', kind);
-    const result = await this.invoke(args, { touchesCgroups: true });
+    const result = await this.invoke(args, { touchesCgroups: true, target: id });
     const [first] = (() => {
       try {
         return new JsonObjectStream().push(result.stdout);
@@ -358,7 +371,7 @@ export class OciRuntime {
   /** `checkpoint <criu flags> <id>` (runc; runsc takes a subset; crun has none). */
   async checkpoint(id: string, options: CheckpointOptions): Promise<void> {
     const kind = await this.kind();
-    await this.invoke(renderCheckpoint(id, options, kind), { touchesCgroups: true });
+    await this.invoke(renderCheckpoint(id, options, kind), { touchesCgroups: true, target: id });
   }
 
   /** `restore … --bundle B <id>`; resolves with the exit status when not detached. */

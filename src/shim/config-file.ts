@@ -15,6 +15,7 @@
  *   io_gid = 0
  *   grouping = "namespace"            # host-level (default file only): task | pod | namespace
  *   idle_exit_seconds = 10            # how long a shared daemon lingers with no task
+ *   command_timeout_seconds = 0       # kill a runtime command (create, start, kill…) after this; 0 = no limit
  *   [runsc_config]                    # gVisor's style: each key becomes --key=value
  *   network = "none"
  *
@@ -137,6 +138,8 @@ export interface ShimConfig {
   grouping?: Grouping;
   /** Seconds a shared daemon stays up with no task, so the next container reuses it. */
   idleExitSeconds?: number;
+  /** Seconds after which a hung runtime command is killed and its verb fails (0 or unset: no limit, like the reference). */
+  commandTimeoutSeconds?: number;
 }
 
 export type Grouping = 'task' | 'pod' | 'namespace';
@@ -150,7 +153,7 @@ function expect<T>(table: TomlTable, key: string, type: 'string' | 'boolean' | '
 
 /** Validates a parsed document into ShimConfig. Unknown top-level keys are errors (typos should not pass silently). */
 export function shimConfigFromToml(doc: TomlTable): ShimConfig {
-  const known = new Set(['binary_name', 'root', 'runtime_args', 'systemd_cgroup', 'no_pivot_root', 'no_new_keyring', 'criu_path', 'io_uid', 'io_gid', 'grouping', 'idle_exit_seconds', 'runsc_config', 'runtime_config']);
+  const known = new Set(['binary_name', 'root', 'runtime_args', 'systemd_cgroup', 'no_pivot_root', 'no_new_keyring', 'criu_path', 'io_uid', 'io_gid', 'grouping', 'idle_exit_seconds', 'command_timeout_seconds', 'runsc_config', 'runtime_config']);
   for (const key of Object.keys(doc)) if (!known.has(key)) throw new ConfigFileError(`unknown key ${key}`);
   const args = doc['runtime_args'] ?? [];
   if (!Array.isArray(args) || args.some((a) => typeof a !== 'string')) throw new ConfigFileError('runtime_args must be an array of strings');
@@ -185,6 +188,11 @@ export function shimConfigFromToml(doc: TomlTable): ShimConfig {
   if (idle !== undefined) {
     if (!Number.isInteger(idle) || idle < 0 || idle > 86400) throw new ConfigFileError('idle_exit_seconds must be an integer from 0 to 86400');
     config.idleExitSeconds = idle;
+  }
+  const commandTimeout = expect<number>(doc, 'command_timeout_seconds', 'number');
+  if (commandTimeout !== undefined) {
+    if (!Number.isInteger(commandTimeout) || commandTimeout < 0 || commandTimeout > 86400) throw new ConfigFileError('command_timeout_seconds must be an integer from 0 to 86400');
+    config.commandTimeoutSeconds = commandTimeout;
   }
   return config;
 }

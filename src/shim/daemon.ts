@@ -3,12 +3,12 @@
  * fd 3, the Task service, the event publisher, logging into the bundle's `log` fifo, and an orderly
  * exit when no task is left (Shutdown RPC, idle timeout of a shared daemon, SIGTERM/SIGINT).
  */
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Task } from '../api/containerd/task/v2/shim_pb.js';
 import { ProcessMonitor } from '../runtime/index.js';
-import { peerCredentials } from '../sys/index.js';
-import { TtrpcServer } from '../ttrpc/index.js';
+import { peerCredentials, tryLockExclusive } from '../sys/index.js';
+import { Code, TtrpcServer } from '../ttrpc/index.js';
 import { socketFromAddress, warmMarkerPath } from './address.js';
 import { loadHostConfig } from './config-file.js';
 import { FdLogger } from './logger.js';
@@ -33,20 +33,59 @@ const TASK_METHODS = [
 
 type Handler = (req: never) => Promise<unknown>;
 
-/** Wraps every method so that thrown errors leave as ttrpc statuses with containerd's classes. */
+/** Codes that mean the request was refused as asked (the caller's problem), not that a step failed. */
+const REFUSALS: ReadonlySet<Code> = new Set([Code.InvalidArgument, Code.NotFound, Code.AlreadyExists, Code.FailedPrecondition, Code.Unimplemented]);
+
+/**
+ * Wraps every method so that thrown errors leave as ttrpc statuses with containerd's classes, and
+ * logs each call into the task's own log: a debug line per call (with -debug), and an error line
+ * naming the task and the failing method when a step failed. Refusals (not found, wrong state…)
+ * stay at debug: containerd makes some of them routinely (Delete after a failed Create).
+ */
 function withStatusMapping(service: TaskService): Record<string, Handler> {
   const wrapped: Record<string, Handler> = {};
   for (const name of TASK_METHODS) {
     const method = (service[name] as Handler).bind(service);
+    const rpc = name.charAt(0).toUpperCase() + name.slice(1);
     wrapped[name] = async (req: never) => {
+      const { id, execId } = req as { id?: string; execId?: string };
+      const fields = { id, exec_id: execId || undefined, method: rpc };
+      // Logged before the call (Delete closes the task's log), except Create, whose log opens in the call.
+      if (name !== 'create') service.logFor(id ?? '').debug('task request', fields);
       try {
-        return await method(req);
+        const reply = await method(req);
+        if (name === 'create') service.logFor(id ?? '').debug('task request', fields);
+        return reply;
       } catch (err) {
-        throw toTtrpcError(err);
+        const status = toTtrpcError(err);
+        const log = service.logFor(id ?? '');
+        // Create logs its own failure (with the step); do not say it twice.
+        if (REFUSALS.has(status.code) || name === 'create') log.debug('task request refused', { ...fields, error: status.message });
+        else log.error(`${rpc} failed`, { ...fields, error: status.message });
+        throw status;
       }
     };
   }
   return wrapped;
+}
+
+/**
+ * Removes the warm marker under the `start` actions' socket-directory lock, so a `start` never
+ * sees the marker, decides to reuse us, and then finds us gone. False when the lock is busy.
+ */
+function withdrawMarker(marker: string): boolean {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path.dirname(marker), constants.O_RDONLY | constants.O_DIRECTORY);
+    if (!tryLockExclusive(fd)) return false;
+    rmSync(marker, { force: true });
+    return true;
+  } catch {
+    rmSync(marker, { force: true });
+    return true;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }
 
 /** Grace between withdrawing the warm marker and exiting, for a `start` that just picked us. */
@@ -65,6 +104,8 @@ export async function runDaemon(params: DaemonParams): Promise<void> {
   } catch {
     // started by hand without an address file
   }
+  // `start` runs us in the first task's bundle; every later bundle of the namespace is its sibling.
+  const bundleParent = !params.socket && existsSync(path.join(process.cwd(), 'address')) ? path.dirname(process.cwd()) : undefined;
   const marker = shared && socket ? warmMarkerPath(socket) : undefined;
   if (shared) {
     // The first task's bundle is removed long before a shared daemon exits; do not hold it as cwd.
@@ -94,7 +135,11 @@ export async function runDaemon(params: DaemonParams): Promise<void> {
   const idleCheck = (): void => {
     idleTimer = undefined;
     if (service.busy) return;
-    if (marker) rmSync(marker, { force: true });
+    if (marker && !withdrawMarker(marker)) {
+      // A `start` holds the socket-directory lock and may be about to pick us: look again soon.
+      idleTimer = setTimeout(idleCheck, 100);
+      return;
+    }
     setTimeout(() => {
       if (service.busy || server.activeConnections > 0) {
         writeMarker();
@@ -111,6 +156,7 @@ export async function runDaemon(params: DaemonParams): Promise<void> {
 
   const service: TaskService = new TaskService({
     namespace: params.namespace,
+    ...(bundleParent !== undefined ? { bundleParent } : {}),
     monitor,
     publisher,
     log,

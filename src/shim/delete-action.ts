@@ -4,7 +4,7 @@
  * sure the container is gone, unmounts the rootfs, removes a dead daemon's socket, and prints a
  * DeleteResponse (exit status 137, like the reference).
  */
-import { readFileSync, rmSync } from 'node:fs';
+import { closeSync, constants, openSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { create, toBinary } from '@bufbuild/protobuf';
@@ -12,7 +12,9 @@ import { DeleteResponseSchema } from '../api/containerd/task/v2/shim_pb.js';
 import { timestampFromDate } from '../api/typeurl.js';
 import { unmountAll } from '../process/index.js';
 import { OciRuntime, type RuntimeConfig } from '../runtime/index.js';
-import { socketFromAddress } from './address.js';
+import { socketFromAddress, warmMarkerPath } from './address.js';
+import { tryLockExclusive } from '../sys/index.js';
+import { removeRunscPodRoot } from './runsc-root.js';
 
 export interface DeleteParams {
   readonly id: string;
@@ -41,6 +43,28 @@ function socketAlive(socket: string): Promise<boolean> {
   });
 }
 
+/**
+ * Removes a dead daemon's socket and warm marker, under the `start` actions' directory lock and
+ * after looking again, so a daemon that a concurrent `start` just bound on the same path survives.
+ */
+async function removeDeadSocket(socket: string): Promise<void> {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path.dirname(socket), constants.O_RDONLY | constants.O_DIRECTORY);
+    for (let waited = 0; !tryLockExclusive(fd); waited += 10) {
+      if (waited > 2000) return; // busy: leave it for the next start, which replaces stale sockets
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    if (await socketAlive(socket)) return;
+    rmSync(socket, { force: true });
+    rmSync(warmMarkerPath(socket), { force: true });
+  } catch {
+    // no socket directory: nothing to remove
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
 /** Runs the delete action; returns the serialized DeleteResponse and any warnings for stderr. */
 export async function runDelete(params: DeleteParams): Promise<{ response: Uint8Array; warnings: string[] }> {
   const warnings: string[] = [];
@@ -56,6 +80,7 @@ export async function runDelete(params: DeleteParams): Promise<{ response: Uint8
     } catch (err) {
       warnings.push(`failed to remove runc container: ${(err as Error).message}`);
     }
+    removeRunscPodRoot(config.root, params.bundle, params.id);
   }
   try {
     unmountAll(path.join(params.bundle, 'rootfs'));
@@ -65,7 +90,7 @@ export async function runDelete(params: DeleteParams): Promise<{ response: Uint8
   // A daemon that died leaves its socket behind; a live one (grouped, serving others) keeps it.
   try {
     const socket = socketFromAddress(readFileSync(path.join(params.bundle, 'address'), 'utf8').trim());
-    if (socket && !(await socketAlive(socket))) rmSync(socket, { force: true });
+    if (socket && !(await socketAlive(socket))) await removeDeadSocket(socket);
   } catch {
     // no address file
   }

@@ -8,18 +8,43 @@ import { closeSync, constants, openSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../process/index.js';
 
-type Level = 'debug' | 'info' | 'warning' | 'error';
+/** logrus level names (logrus writes `warning`, not `warn`). */
+export type Level = 'debug' | 'info' | 'warning' | 'error';
 
+/** logrus quotes a value unless every character is one of these (its `needsQuoting`). */
 function quote(value: string): string {
-  return /^[A-Za-z0-9_./:@-]+$/.test(value) ? value : JSON.stringify(value);
+  return /^[A-Za-z0-9\-._/@^+]*$/.test(value) ? value : JSON.stringify(value);
 }
 
-/** Formats one line the way logrus' text formatter does (without colours). */
-export function formatLogLine(level: Level, message: string, fields: Record<string, unknown>, now = new Date()): string {
-  let line = `time=${JSON.stringify(now.toISOString())} level=${level} msg=${JSON.stringify(message)}`;
-  for (const [key, value] of Object.entries(fields)) {
+/**
+ * The current time in nanoseconds since the epoch, as precise as the process clock allows
+ * (Date has only milliseconds; the reference's lines carry nanoseconds).
+ */
+function nowNanos(): bigint {
+  const ms = performance.timeOrigin + performance.now();
+  return BigInt(Math.floor(ms)) * 1_000_000n + BigInt(Math.floor((ms % 1) * 1e6));
+}
+
+/** RFC 3339 in UTC with exactly nine fractional digits, the shims' `RFC3339NanoFixed` layout. */
+export function formatTimestamp(nanos: bigint): string {
+  const ms = Number(nanos / 1_000_000n);
+  const whole = new Date(ms).toISOString().slice(0, 19);
+  const fraction = (nanos % 1_000_000_000n).toString().padStart(9, '0');
+  return `${whole}.${fraction}Z`;
+}
+
+/**
+ * Formats one line the way logrus' text formatter does without colours: `time`, `level`, `msg`,
+ * then the fields sorted by key, each value quoted only when logrus would quote it.
+ * @param now the time of the line (default: now, with the clock's full precision)
+ */
+export function formatLogLine(level: Level, message: string, fields: Record<string, unknown>, now?: Date): string {
+  const time = formatTimestamp(now ? BigInt(now.getTime()) * 1_000_000n : nowNanos());
+  let line = `time=${quote(time)} level=${level} msg=${quote(message)}`;
+  for (const key of Object.keys(fields).sort()) {
+    const value = fields[key];
     if (value === undefined) continue;
-    line += ` ${key}=${quote(typeof value === 'string' ? value : JSON.stringify(value))}`;
+    line += ` ${key}=${quote(typeof value === 'string' ? value : value instanceof Error ? value.message : JSON.stringify(value))}`;
   }
   return line + '\n';
 }
@@ -84,10 +109,15 @@ export type ContainerLogger = FdLogger;
  * open succeeds at once; without a reader (started by hand) the daemon's stderr is used.
  */
 export function containerLogger(bundle: string, debug: boolean, fields: Record<string, unknown>): ContainerLogger {
+  // Every line says which shim wrote it, as the reference's `runtime=io.containerd.runc.v2` does.
+  const all = { runtime: RUNTIME_NAME, ...fields };
   try {
     const fd = openSync(path.join(bundle, 'log'), constants.O_WRONLY | constants.O_NONBLOCK);
-    return new FdLogger(fd, debug, fields, true);
+    return new FdLogger(fd, debug, all, true);
   } catch {
-    return new FdLogger(2, debug, fields, false);
+    return new FdLogger(2, debug, all, false);
   }
 }
+
+/** The runtime name containerd knows this shim by, the `runtime` field of every log line. */
+export const RUNTIME_NAME = 'io.containerd.ts.v2';

@@ -96,6 +96,7 @@ export function resolveSettings(config: ShimConfig, namespace: string, bundle: s
       ...(config.systemdCgroup ? { systemdCgroup: true } : {}),
       ...(config.criuPath ? { criu: config.criuPath } : {}),
       extraGlobalArgs: config.runtimeArgs,
+      ...(config.commandTimeoutSeconds ? { commandTimeoutMs: config.commandTimeoutSeconds * 1000 } : {}),
     },
     noPivotRoot: config.noPivotRoot ?? false,
     noNewKeyring: config.noNewKeyring ?? false,

@@ -10,6 +10,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { groupKey, socketAddress, socketPath, SOCKET_DIR, warmMarkerPath } from './address.js';
 import { loadHostConfig } from './config-file.js';
+import { tryLockExclusive } from '../sys/index.js';
 
 export interface StartParams {
   readonly namespace: string;
@@ -80,24 +81,72 @@ function adjustOomScore(daemonPid: number): void {
   }
 }
 
+/** How long a `start` waits for another `start` holding the socket-directory lock. */
+const START_LOCK_TIMEOUT_MS = 15_000;
+
+/**
+ * Runs `fn` holding an exclusive flock on the socket directory, so concurrent `start` actions
+ * (many containers of one pod or namespace at once) decide one at a time whether a daemon exists.
+ * Locking the directory itself leaves no lock file behind, and the lock dies with its holder.
+ */
+async function withStartLock<T>(fn: () => Promise<T>): Promise<T> {
+  mkdirSync(SOCKET_DIR, { recursive: true, mode: 0o700 });
+  const fd = openSync(SOCKET_DIR, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    const deadline = Date.now() + START_LOCK_TIMEOUT_MS;
+    while (!tryLockExclusive(fd)) {
+      if (Date.now() > deadline) throw new Error(`timed out after ${START_LOCK_TIMEOUT_MS} ms waiting for another shim start to release ${SOCKET_DIR}`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    return await fn();
+  } finally {
+    closeSync(fd); // releases the lock
+  }
+}
+
+/** Whether a live daemon serves `socket` and will take another task (shared daemons: warm marker). */
+async function reusable(socket: string, shared: boolean): Promise<boolean> {
+  if (!(await isListening(socket))) return false;
+  return !shared || warmDaemonPid(socket) !== undefined;
+}
+
 /** Runs the start action; returns the address to print. */
 export async function runStart(params: StartParams): Promise<string> {
   const host = loadHostConfig();
+  const shared = host.grouping === 'namespace';
   const key = groupKey(params.bundle, params.id, host.grouping);
   const socket = socketPath(params.containerdAddress, params.namespace, key);
   const address = socketAddress(socket);
-  if (await isListening(socket)) {
-    if (host.grouping !== 'namespace' || warmDaemonPid(socket) !== undefined) {
-      // A daemon for this group is alive and accepting: it will serve this task too.
+  // Unlocked first look: the common case (a warm daemon) needs no lock and no native code.
+  if (await reusable(socket, shared)) {
+    writeAddressFile(params.bundle, address);
+    return address;
+  }
+  return withStartLock(async () => {
+    if (await reusable(socket, shared)) {
+      // Another start made (or re-warmed) the daemon while we waited for the lock.
       writeAddressFile(params.bundle, address);
       return address;
     }
-    // A shared daemon that withdrew its warm marker is exiting: let it go, then start afresh.
-    for (let waited = 0; waited < 3000 && (await isListening(socket)); waited += 50) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
+    if (await isListening(socket)) {
+      // A shared daemon that withdrew its warm marker is exiting: let it go, then start afresh.
+      // If it re-warms instead (a task reached it in its grace period), use it.
+      for (let waited = 0; waited < 5000; waited += 50) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        if (!(await isListening(socket))) break;
+        if (warmDaemonPid(socket) !== undefined) {
+          writeAddressFile(params.bundle, address);
+          return address;
+        }
+      }
+      // Never unlink a live daemon's socket: its tasks would become unreachable after a containerd restart.
+      if (await isListening(socket)) throw new Error(`shim daemon on ${socket} is neither accepting tasks nor exiting`);
     }
-  }
-  mkdirSync(SOCKET_DIR, { recursive: true, mode: 0o700 });
+    return spawnDaemon(params, socket, address, shared);
+  });
+}
+
+async function spawnDaemon(params: StartParams, socket: string, address: string, shared: boolean): Promise<string> {
   rmSync(socket, { force: true });
   const server = await listen(socket);
   chmodSync(socket, 0o600);
@@ -127,7 +176,12 @@ export async function runStart(params: StartParams): Promise<string> {
     child.once('error', reject);
   });
   if (typeof logFd === 'number') closeSync(logFd);
-  if (child.pid) adjustOomScore(child.pid);
+  if (child.pid) {
+    adjustOomScore(child.pid);
+    // Written before the lock is released, so the next start (which may come before the daemon
+    // has run a line) sees a warm daemon instead of one that looks like it is exiting.
+    if (shared) writeFileSync(warmMarkerPath(socket), String(child.pid), { mode: 0o600 });
+  }
   child.unref();
   return address;
 }

@@ -2,7 +2,7 @@
  * containerd.task.v2.Task: wire messages in, process-layer calls, wire messages and events out.
  * Every handler's errors go through toTtrpcError (status-mapping.ts), the only error → code map.
  */
-import { mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { create, fromBinary, toBinary, type MessageInitShape } from '@bufbuild/protobuf';
 import type { Any } from '@bufbuild/protobuf/wkt';
@@ -50,7 +50,9 @@ import { exitTime, packEvent, processEventToWire, TaskCreateSchema, TaskDeleteSc
 import { bareTypeUrl, decodeRuntimeOptions, resolveSettings } from './options.js';
 import type { EventPublisher } from './publisher.js';
 import { readContainerStats } from './stats.js';
+import { removeRunscPodRoot, withRunscPodRoot } from './runsc-root.js';
 import { containerLogger, type ContainerLogger } from './logger.js';
+import { bundleParentProblem, stdioProblem } from './request-checks.js';
 
 /** Written into the bundle after a successful Delete of the init; the `delete` action's fast path prints it. */
 export const DELETED_MARKER = 'shim-deleted.pb';
@@ -65,6 +67,11 @@ export interface TaskServiceDeps {
   readonly requestShutdown: () => void;
   /** Called when a Create starts, so a lingering daemon cancels its idle exit. */
   readonly onBusy: () => void;
+  /**
+   * The directory every bundle of this namespace lives in (the parent of the bundle the daemon was
+   * started in); Create refuses bundles elsewhere. Undefined when unknown (a daemon started by hand).
+   */
+  readonly bundleParent?: string;
 }
 
 type Empty = MessageInitShape<typeof EmptySchema>;
@@ -96,8 +103,24 @@ export class TaskService {
   private readonly logs = new Map<string, ContainerLogger>();
   /** Ids whose Create is in flight, so a racing second Create fails cleanly. */
   private readonly creating = new Set<string>();
+  /** Each container's runtime root (runsc: per pod, removed with its last container). */
+  private readonly runtimeRoots = new Map<string, string | undefined>();
+
+  /** The root a Create wrote into the bundle's shim-runtime.json, for cleanup when it failed. */
+  private pendingRoot(bundle: string): string | undefined {
+    try {
+      return (JSON.parse(readFileSync(path.join(bundle, 'shim-runtime.json'), 'utf8')) as { root?: string }).root;
+    } catch {
+      return undefined;
+    }
+  }
 
   constructor(private readonly deps: TaskServiceDeps) {}
+
+  /** The logger for lines about task `id`: its bundle's `log` fifo while it exists, else the daemon's. */
+  logFor(id: string): Logger {
+    return this.logs.get(id) ?? this.deps.log;
+  }
 
   /** Whether any container is managed or being created (Shutdown and idle exit depend on it). */
   get busy(): boolean {
@@ -126,6 +149,10 @@ export class TaskService {
     if (path.basename(req.bundle) !== req.id || path.basename(path.dirname(req.bundle)) !== this.deps.namespace) {
       throw invalidArgument(`bundle path ${JSON.stringify(req.bundle)} is not the bundle of task ${req.id} in namespace ${this.deps.namespace}`);
     }
+    const outside = bundleParentProblem(req.bundle, this.deps.bundleParent);
+    if (outside) throw invalidArgument(outside);
+    const badStdio = stdioProblem(req);
+    if (badStdio) throw invalidArgument(badStdio);
     let isDir = false;
     try {
       isDir = statSync(req.bundle).isDirectory();
@@ -143,7 +170,7 @@ export class TaskService {
     const log = containerLogger(req.bundle, this.deps.debug, { namespace: this.deps.namespace, id: req.id });
     try {
       const shimConfig = decodeRuntimeOptions(req.options);
-      const settings = resolveSettings(shimConfig, this.deps.namespace, req.bundle);
+      const settings = await withRunscPodRoot(resolveSettings(shimConfig, this.deps.namespace, req.bundle), req.bundle, req.id);
       // What the `delete` action needs to clean up after a dead daemon.
       writeFileSync(path.join(req.bundle, 'shim-runtime.json'), JSON.stringify(settings.config), { mode: 0o600 });
       mkdirSync(settings.config.root!, { recursive: true, mode: 0o711 });
@@ -162,6 +189,7 @@ export class TaskService {
       );
       this.containers.set(req.id, container);
       this.logs.set(req.id, log);
+      this.runtimeRoots.set(req.id, settings.config.root);
       this.deps.publisher.publish(
         TOPICS.create,
         packEvent(TaskCreateSchema, {
@@ -176,6 +204,7 @@ export class TaskService {
       log.info('task created', { pid: container.pid });
       return { pid: container.pid };
     } catch (err) {
+      removeRunscPodRoot(this.pendingRoot(req.bundle), req.bundle, req.id);
       log.error('create failed', { error: err instanceof Error ? err.message : String(err) });
       log.close();
       throw err;
@@ -194,6 +223,8 @@ export class TaskService {
     const result = await container.delete(req.execId);
     if (req.execId === '') {
       this.containers.delete(req.id);
+      removeRunscPodRoot(this.runtimeRoots.get(req.id), container.bundle, req.id);
+      this.runtimeRoots.delete(req.id);
       this.logs.get(req.id)?.close();
       this.logs.delete(req.id);
       // The `delete` action containerd runs next finds the work done (and answers without Node).
@@ -261,6 +292,8 @@ export class TaskService {
     const container = this.container(req.id);
     const spec = decodeJson(req.spec, 'exec process spec');
     if (!Array.isArray(spec['args']) || spec['args'].length === 0) throw invalidArgument('exec process spec: args must not be empty');
+    const badStdio = stdioProblem(req);
+    if (badStdio) throw invalidArgument(badStdio);
     container.addExec(req.execId, spec as never, { stdin: req.stdin, stdout: req.stdout, stderr: req.stderr, terminal: req.terminal });
     this.deps.publisher.publish(TOPICS.execAdded, packEvent(TaskExecAddedSchema, { containerId: req.id, execId: req.execId }));
     return {};

@@ -10,3 +10,4 @@ export * from './mount.js';
 export * from './eventfd.js';
 export * from './pipes.js';
 export * from './tty.js';
+export * from './flock.js';

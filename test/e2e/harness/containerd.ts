@@ -137,7 +137,37 @@ export class Containerd implements ContainerdPaths {
     return `${lines.join('\n')}\n`;
   }
 
+  /** The options containerd was started with (a restart reuses them). */
+  private launchOptions: ContainerdOptions = {};
+
+  /**
+   * Stops containerd alone — SIGTERM (orderly) or SIGKILL (crash) — leaving its shims, tasks,
+   * root, state and sockets' directory as they are, then starts it again on the same config and
+   * directories, as an operator's restart would. Resolves when the new containerd answers.
+   * `whileDown` runs between the two (e.g. to make a shim publish events while nobody listens).
+   */
+  async restart(signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM', whileDown?: () => Promise<void>): Promise<void> {
+    if (this.stopped) throw new Error('containerd was stopped; restart needs a running instance');
+    const pid = this.child?.pid;
+    if (pid !== undefined && this.child?.exitCode === null && this.child.signalCode === null) {
+      try { process.kill(pid, signal); } catch { /* gone */ }
+      let timer: NodeJS.Timeout | undefined;
+      const exited = await Promise.race([
+        this.exited.then(() => true),
+        new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), 10_000); }),
+      ]);
+      clearTimeout(timer);
+      if (!exited) {
+        try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+        await this.exited;
+      }
+    }
+    await whileDown?.();
+    await this.launch(this.launchOptions);
+  }
+
   private async launch(options: ContainerdOptions): Promise<void> {
+    this.launchOptions = options;
     writeFileSync(this.configPath, this.configText(options));
     const log = openSync(this.logPath, 'a');
     const PATH = [...(options.extraPath ?? []), binDir(), process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'].join(':');

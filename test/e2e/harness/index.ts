@@ -12,3 +12,4 @@ export * from './runtimes.js';
 export * from './host.js';
 export * from './compare.js';
 export * from './differential.js';
+export * from './shim-task.js';
