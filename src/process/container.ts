@@ -5,6 +5,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { OciRuntime, runtimeFailureMessage, type OciProcess, type ProcessMonitor } from '../runtime/index.js';
+import type { CgroupPaths } from './cgroup-paths.js';
 import { ProcessError, execNotFound, invalidArgument, unknownError } from './errors.js';
 import type { ContainerContext } from './context.js';
 import { readPidFile } from './context.js';
@@ -57,6 +58,11 @@ export class Container {
 
   get pid(): number {
     return this.init.pid;
+  }
+
+  /** The container's cgroups, recorded at create/restore (valid after the init exited, until Delete). */
+  get cgroups(): CgroupPaths | undefined {
+    return this.init.cgroups;
   }
 
   /** Mounts the rootfs, prepares stdio and runs `runtime create` (or prepares a restore). */

@@ -1,5 +1,6 @@
 /** The process layer: containers, init and exec processes as state machines, rootfs mounts. */
 export { Container, type CreateContainerRequest, type ContainerServices } from './container.js';
+export { parseProcCgroup, readCgroupPaths, type CgroupPaths } from './cgroup-paths.js';
 export type { CheckpointRequest } from './init-process.js';
 export { ProcessError, type ErrorKind, containerNotFound, invalidArgument } from './errors.js';
 export { identifierProblem, MAX_IDENTIFIER_LENGTH } from './identifiers.js';

@@ -6,6 +6,7 @@
 import { copyFileSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { classifyKillError, RuntimeError, runtimeFailureMessage, type ProcessExit } from '../runtime/index.js';
+import { readCgroupPaths, type CgroupPaths } from './cgroup-paths.js';
 import { ProcessError, unknownError } from './errors.js';
 import type { ContainerContext } from './context.js';
 import { readPidFile } from './context.js';
@@ -37,6 +38,7 @@ export class InitProcess {
   private pidValue: number;
   private pausing = false;
   private exitRecord: ExitRecord | undefined;
+  private cgroupsValue: CgroupPaths | undefined;
   private readonly mutex = new Mutex();
   private starting: Signal | undefined;
   /** Fired once the exit is recorded and TaskExit queued. */
@@ -54,11 +56,24 @@ export class InitProcess {
   ) {
     this.pidValue = pid;
     this.status = checkpoint ? 'created-checkpoint' : 'created';
-    if (pid > 0) this.watchExit(pid);
+    if (pid > 0) {
+      this.cgroupsValue = readCgroupPaths(pid);
+      this.watchExit(pid);
+    }
   }
 
   get pid(): number {
     return this.pidValue;
+  }
+
+  /**
+   * The cgroups the init was placed in, recorded when its pid became known (after create or
+   * restore), so Stats still finds them once the init has exited and until Delete. Falls back to
+   * the live process when recording failed.
+   */
+  get cgroups(): CgroupPaths | undefined {
+    this.cgroupsValue ??= readCgroupPaths(this.pidValue);
+    return this.cgroupsValue;
   }
 
   get currentStatus(): InitStatus {
@@ -165,6 +180,7 @@ export class InitProcess {
       throw unknownError(runtimeFailureMessage('OCI runtime restore failed', err), err);
     }
     this.pidValue = readPidFile(this.pidFile);
+    this.cgroupsValue = readCgroupPaths(this.pidValue);
     this.ctx.oom.watch(this.pidValue);
     this.watchExit(this.pidValue);
     await this.io.connect();

@@ -9,7 +9,7 @@ import { create, type MessageInitShape } from '@bufbuild/protobuf';
 import type { Any } from '@bufbuild/protobuf/wkt';
 import { MetricsSchema as V1MetricsSchema, MemoryStatSchema as V1MemoryStatSchema, MemoryEntrySchema } from '../api/containerd/cgroups/v1/metrics_pb.js';
 import { MetricsSchema as V2MetricsSchema } from '../api/containerd/cgroups/v2/metrics_pb.js';
-import { ProcessError } from '../process/index.js';
+import { ProcessError, type CgroupPaths } from '../process/index.js';
 import { packEvent } from './events.js';
 
 const CGROUP_ROOT = '/sys/fs/cgroup';
@@ -28,18 +28,6 @@ export function cgroupMode(root = CGROUP_ROOT): 'unified' | 'hybrid' | 'legacy' 
   } catch {
     return 'legacy';
   }
-}
-
-/** controller → path relative to its hierarchy, from /proc/<pid>/cgroup. */
-export function parseProcCgroup(text: string): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const line of text.split('\n')) {
-    const m = /^\d+:([^:]*):(.*)$/.exec(line);
-    if (!m) continue;
-    if (m[1] === '') out.set('', m[2]!);
-    for (const c of m[1]!.split(',')) if (c) out.set(c.replace(/^name=/, ''), m[2]!);
-  }
-  return out;
 }
 
 function readOr(file: string): string | undefined {
@@ -79,7 +67,7 @@ function keyed(text: string | undefined): Map<string, bigint> {
 const V1_MEMORY_KEYS = ['cache', 'rss', 'rss_huge', 'mapped_file', 'dirty', 'writeback', 'pgpgin', 'pgpgout', 'pgfault', 'pgmajfault', 'inactive_anon', 'active_anon', 'inactive_file', 'active_file', 'unevictable', 'hierarchical_memory_limit', 'hierarchical_memsw_limit'] as const;
 const V1_MEMORY_FIELDS = ['cache', 'rss', 'rssHuge', 'mappedFile', 'dirty', 'writeback', 'pgPgIn', 'pgPgOut', 'pgFault', 'pgMajFault', 'inactiveAnon', 'activeAnon', 'inactiveFile', 'activeFile', 'unevictable', 'hierarchicalMemoryLimit', 'hierarchicalSwapLimit'] as const;
 
-function v1Metrics(paths: Map<string, string>): Any {
+function v1Metrics(paths: CgroupPaths): Any {
   const dir = (controller: string): string | undefined => {
     const p = paths.get(controller);
     return p === undefined ? undefined : path.join(CGROUP_ROOT, controller, p);
@@ -162,11 +150,12 @@ function v2Metrics(cgroupPath: string): Any {
   });
 }
 
-/** Reads the metrics of the cgroup that `pid` lives in. */
-export async function readContainerStats(pid: number): Promise<Any> {
-  const text = pid > 0 ? readOr(`/proc/${pid}/cgroup`) : undefined;
-  if (text === undefined) throw new ProcessError('not-found', 'cgroup does not exist');
-  const paths = parseProcCgroup(text);
+/**
+ * Reads the metrics of a container's cgroups (as recorded at create, so a stopped task that is not
+ * deleted yet still answers, as the reference's does). `undefined`: no cgroups known.
+ */
+export async function readContainerStats(paths: CgroupPaths | undefined): Promise<Any> {
+  if (paths === undefined) throw new ProcessError('not-found', 'cgroup does not exist');
   if (cgroupMode() === 'unified') return v2Metrics(paths.get('') ?? '/');
   return v1Metrics(paths);
 }

@@ -338,7 +338,7 @@ export class TaskService {
 
   async stats(req: StatsRequest): Promise<MessageInitShape<typeof StatsResponseSchema>> {
     const container = this.container(req.id);
-    return { stats: await readContainerStats(container.pid) };
+    return { stats: await readContainerStats(container.cgroups) };
   }
 
   async connect(req: ConnectRequest): Promise<MessageInitShape<typeof ConnectResponseSchema>> {

@@ -9,7 +9,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
@@ -89,6 +89,10 @@ describe('shim logs in containerd\'s log', { skip }, () => {
     await debugCd?.stop();
     await infoCd?.stop();
     if (confDir) rmSync(confDir, { recursive: true, force: true });
+    // runc leaves the namespace's empty parent cgroups behind; rmdir removes only empty ones.
+    for (const c of existsSync('/sys/fs/cgroup') ? readdirSync('/sys/fs/cgroup') : []) {
+      try { rmdirSync(path.join('/sys/fs/cgroup', c, 'logs')); } catch { /* absent or in use */ }
+    }
   }, { timeout: 120_000 });
 
   const newId = (name: string): string => `${name}-${randomBytes(3).toString('hex')}`;

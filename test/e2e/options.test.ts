@@ -12,7 +12,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -43,6 +43,10 @@ describe('runtime options and config files', { skip: e2eSkipReason() ?? tsShimSk
     if (savedEnv === undefined) delete process.env.CONTAINERD_SHIM_TS_CONFIG;
     else process.env.CONTAINERD_SHIM_TS_CONFIG = savedEnv;
     if (confDir) rmSync(confDir, { recursive: true, force: true });
+    // runc leaves the namespace's empty parent cgroups behind; rmdir removes only empty ones.
+    for (const c of existsSync('/sys/fs/cgroup') ? readdirSync('/sys/fs/cgroup') : []) {
+      try { rmdirSync(path.join('/sys/fs/cgroup', c, NS)); } catch { /* absent or in use */ }
+    }
   }, { timeout: 120_000 });
 
   const ctr = (): Ctr => cd!.ctr;
