@@ -4,6 +4,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { parseVersion } from '../../../src/runtime/version.js';
+import type { RuntimeKind } from '../../../src/runtime/types.js';
 
 /** Pids whose argv contains `needle` as one whole argument (e.g. a shim's `-address <socket>`). */
 export function pidsWithArgument(needle: string): number[] {
@@ -55,19 +57,55 @@ export interface RuntimeRoot {
   readonly root: string;
 }
 
-/** Force-deletes every container a runtime still lists under `root/<namespace>` for each namespace. */
+/** What `<binary> --version` says it is (runc, crun, runsc), cached per binary; undefined if none of them. */
+export function runtimeKindOf(binary: string): RuntimeKind | undefined {
+  if (!kinds.has(binary)) {
+    const r = spawnSync(binary, ['--version'], { encoding: 'utf8', timeout: 10_000 });
+    kinds.set(binary, r.status === 0 ? parseVersion(r.stdout)?.kind : undefined);
+  }
+  return kinds.get(binary);
+}
+const kinds = new Map<string, RuntimeKind | undefined>();
+
+/**
+ * The state roots a runtime may hold containers in below a root the harness handed out:
+ * `<root>/<namespace>` (the shims append the namespace), and for runsc also each per-pod root
+ * `<root>/<namespace>/<pod key>` our shim uses (src/shim/runsc-root.ts). runc's and crun's
+ * subdirectories are their containers' state, not roots.
+ */
+export function runtimeStateRoots(r: RuntimeRoot, kind = runtimeKindOf(r.binary)): string[] {
+  const roots: string[] = [];
+  for (const ns of subdirectories(r.root)) {
+    const root = path.join(r.root, ns);
+    roots.push(root);
+    if (kind === 'runsc') roots.push(...subdirectories(root).map((pod) => path.join(root, pod)));
+  }
+  return roots;
+}
+
+function subdirectories(dir: string): string[] {
+  try {
+    return readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Force-deletes every container a runtime still lists in any of its state roots below `r.root`
+ * ({@link runtimeStateRoots}); returns them as `<root relative to r.root>/<id>`.
+ */
 export function sweepRuntimeRoot(r: RuntimeRoot): string[] {
   const removed: string[] = [];
-  let namespaces: string[];
-  try { namespaces = readdirSync(r.root); } catch { return removed; }
-  for (const ns of namespaces) {
-    const root = path.join(r.root, ns);
-    const quiet = path.basename(r.binary).includes('runsc') ? '-quiet' : '-q';
+  const kind = runtimeKindOf(r.binary);
+  // runsc's flag package spells it -quiet; runc and crun take -q.
+  const quiet = kind === 'runsc' ? '-quiet' : '-q';
+  for (const root of runtimeStateRoots(r, kind)) {
     const list = spawnSync(r.binary, ['--root', root, 'list', quiet], { encoding: 'utf8', timeout: 10_000 });
     if (list.status !== 0) continue;
     for (const id of list.stdout.split('\n').map((s) => s.trim()).filter(Boolean)) {
       spawnSync(r.binary, ['--root', root, 'delete', '--force', id], { stdio: 'ignore', timeout: 10_000 });
-      removed.push(`${ns}/${id}`);
+      removed.push(`${path.relative(r.root, root)}/${id}`);
     }
   }
   return removed;
