@@ -2,8 +2,7 @@
  * Task events as containerd expects them: topic strings and bare type URLs (events.md §4), built
  * from the process layer's plain events.
  */
-import { create, toBinary, type DescMessage, type MessageInitShape } from '@bufbuild/protobuf';
-import { AnySchema, type Any } from '@bufbuild/protobuf/wkt';
+import type { Any } from '@bufbuild/protobuf/wkt';
 import {
   TaskCreateSchema,
   TaskDeleteSchema,
@@ -15,7 +14,7 @@ import {
   TaskResumedSchema,
   TaskStartSchema,
 } from '../api/containerd/events/task_pb.js';
-import { GO_ZERO_TIME, timestampFromDate } from '../api/typeurl.js';
+import { GO_ZERO_TIME, packAny, timestampFromDate } from '../api/typeurl.js';
 import type { ProcessEvent } from '../process/index.js';
 import type { Timestamp } from '@bufbuild/protobuf/wkt';
 
@@ -32,9 +31,7 @@ export const TOPICS = {
 } as const;
 
 /** Packs a message into an Any with containerd's bare type URL. */
-export function packEvent<Desc extends DescMessage>(schema: Desc, init: MessageInitShape<Desc>): Any {
-  return create(AnySchema, { typeUrl: schema.typeName, value: toBinary(schema, create(schema, init)) });
-}
+export const packEvent = packAny;
 
 /** Go's zero time when a process has no exit time, as the reference always encodes it. */
 export function exitTime(date: Date | undefined): Timestamp {

@@ -11,6 +11,7 @@ import { fromBinary } from '@bufbuild/protobuf';
 import type { Any } from '@bufbuild/protobuf/wkt';
 import { OptionsSchema as RuncOptionsSchema } from '../api/containerd/runc/v1/options_pb.js';
 import { OptionsSchema as RuntimeOptionsSchema } from '../api/containerd/runtimeoptions/v1/api_pb.js';
+import { typeNameFromUrl } from '../api/typeurl.js';
 import { invalidArgument, type RuntimeSettings } from '../process/index.js';
 import { ConfigFileError, DEFAULT_CONFIG_PATH, loadShimConfig, type ShimConfig } from './config-file.js';
 
@@ -18,10 +19,7 @@ export const RUNC_OPTIONS_URL = 'containerd.runc.v1.Options';
 export const RUNTIME_OPTIONS_URL = 'runtimeoptions.v1.Options';
 
 /** Strips the optional `type.googleapis.com/` prefix some clients add. */
-export function bareTypeUrl(url: string): string {
-  const slash = url.lastIndexOf('/');
-  return slash >= 0 ? url.slice(slash + 1) : url;
-}
+export const bareTypeUrl = typeNameFromUrl;
 
 /** The config file used when containerd names none: $CONTAINERD_SHIM_TS_CONFIG, else the default path if present. */
 export function defaultConfigPath(env: NodeJS.ProcessEnv = process.env): string | undefined {
