@@ -104,6 +104,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (wantsContainerd && skip === undefined) {
       log('starting a private containerd');
       cd = await Containerd.start({ namespace: 'bench' });
+      // Named on stderr so a caller (the smoke test) can check that exactly this dir is removed.
+      log(`private containerd in ${cd.dir}`);
       const image = await cd.importImage(busyboxImage());
       ctx = { cd, ctr: cd.ctr, image, options, sides, log, abandoned };
     }

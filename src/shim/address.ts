@@ -30,6 +30,16 @@ export function warmMarkerPath(socket: string): string {
 }
 
 /**
+ * The claim a `start` leaves next to a shared daemon's socket when it picks that daemon (its mtime
+ * is what counts; it holds the claimer's pid). Written under the start lock, shared or exclusive,
+ * so the daemon, which withdraws its warm marker under the exclusive lock, never misses a claim
+ * made before the withdrawal. Docs: docs/architecture.md, "Shared daemon: start and idle exit".
+ */
+export function claimMarkerPath(socket: string): string {
+  return `${socket}.claim`;
+}
+
+/**
  * The grouping key of the container whose bundle is `bundle`: with `pod` grouping a group annotation
  * (else the id), with `namespace` grouping the shared key, with `task` grouping the id.
  */

@@ -3,15 +3,16 @@
  * fd 3, the Task service, the event publisher, logging into the bundle's `log` fifo, and an orderly
  * exit when no task is left (Shutdown RPC, idle timeout of a shared daemon, SIGTERM/SIGINT).
  */
-import { closeSync, constants, existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Task } from '../api/containerd/task/v2/shim_pb.js';
 import { ProcessMonitor } from '../runtime/index.js';
 import { peerCredentials, tryLockExclusive } from '../sys/index.js';
 import { Code, TtrpcServer } from '../ttrpc/index.js';
-import { socketFromAddress, warmMarkerPath } from './address.js';
+import { claimMarkerPath, socketFromAddress, warmMarkerPath } from './address.js';
 import { loadHostConfig } from './config-file.js';
 import { FdLogger } from './logger.js';
+import { installMemoryDebugHook } from './memory-debug.js';
 import { TtrpcEventPublisher } from './publisher.js';
 import { toTtrpcError } from './status-mapping.js';
 import { TaskService } from './task-service.js';
@@ -69,20 +70,44 @@ function withStatusMapping(service: TaskService): Record<string, Handler> {
   return wrapped;
 }
 
+/** How long a start's claim keeps an idle shared daemon from exiting when no Create follows it. */
+const CLAIM_TTL_MS = 30_000;
+
 /**
- * Removes the warm marker under the `start` actions' socket-directory lock, so a `start` never
- * sees the marker, decides to reuse us, and then finds us gone. False when the lock is busy.
+ * Whether a `start` picked this daemon after its last Create (`lastCreateAt`, ms since the epoch)
+ * and its Create has not arrived yet. File mtimes are the same realtime clock as Date.now() (the
+ * kernel's coarse copy of it, a tick behind at most, which errs towards "arrived": the grace after
+ * withdrawal covers that tick). A claim older than CLAIM_TTL_MS is a start whose Create never came.
  */
-function withdrawMarker(marker: string): boolean {
+export function claimPending(claimMtimeMs: number | undefined, lastCreateAt: number, now = Date.now()): boolean {
+  return claimMtimeMs !== undefined && claimMtimeMs > lastCreateAt && now - claimMtimeMs < CLAIM_TTL_MS;
+}
+
+function claimMtime(claim: string): number | undefined {
+  try {
+    return statSync(claim).mtimeMs;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Removes the warm marker under the `start` actions' socket-directory lock (exclusive; starts hold
+ * it shared or exclusive while they look at the marker and claim us), so a `start` never sees the
+ * marker, decides to reuse us, and then finds us gone. `locked`: a start holds the lock, try again
+ * soon; `claimed`: a start picked us and its Create is still to come, so the marker stays.
+ */
+function withdrawMarker(marker: string, claim: string, lastCreateAt: number): 'withdrawn' | 'locked' | 'claimed' {
   let fd: number | undefined;
   try {
     fd = openSync(path.dirname(marker), constants.O_RDONLY | constants.O_DIRECTORY);
-    if (!tryLockExclusive(fd)) return false;
+    if (!tryLockExclusive(fd)) return 'locked';
+    if (claimPending(claimMtime(claim), lastCreateAt)) return 'claimed';
     rmSync(marker, { force: true });
-    return true;
+    return 'withdrawn';
   } catch {
     rmSync(marker, { force: true });
-    return true;
+    return 'withdrawn';
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
@@ -107,6 +132,9 @@ export async function runDaemon(params: DaemonParams): Promise<void> {
   // `start` runs us in the first task's bundle; every later bundle of the namespace is its sibling.
   const bundleParent = !params.socket && existsSync(path.join(process.cwd(), 'address')) ? path.dirname(process.cwd()) : undefined;
   const marker = shared && socket ? warmMarkerPath(socket) : undefined;
+  const claim = shared && socket ? claimMarkerPath(socket) : undefined;
+  /** When the last Create reached us (ms since the epoch): claims older than it were served. */
+  let lastCreateAt = 0;
   if (shared) {
     // The first task's bundle is removed long before a shared daemon exits; do not hold it as cwd.
     process.chdir('/');
@@ -122,6 +150,7 @@ export async function runDaemon(params: DaemonParams): Promise<void> {
     shuttingDown = true;
     log.info('shutting down');
     if (marker) rmSync(marker, { force: true });
+    if (claim) rmSync(claim, { force: true });
     await publisher.close(5000);
     if (socket) rmSync(socket, { force: true });
     await server.close();
@@ -135,9 +164,15 @@ export async function runDaemon(params: DaemonParams): Promise<void> {
   const idleCheck = (): void => {
     idleTimer = undefined;
     if (service.busy) return;
-    if (marker && !withdrawMarker(marker)) {
+    const withdrawal = marker && claim ? withdrawMarker(marker, claim, lastCreateAt) : 'withdrawn';
+    if (withdrawal === 'locked') {
       // A `start` holds the socket-directory lock and may be about to pick us: look again soon.
       idleTimer = setTimeout(idleCheck, 100);
+      return;
+    }
+    if (withdrawal === 'claimed') {
+      // A `start` picked us and its Create is on the way (it cancels this timer): stay warm.
+      idleTimer = setTimeout(idleCheck, 500);
       return;
     }
     setTimeout(() => {
@@ -167,6 +202,7 @@ export async function runDaemon(params: DaemonParams): Promise<void> {
       else void shutdown(0);
     },
     onBusy: () => {
+      lastCreateAt = Date.now();
       if (idleTimer) clearTimeout(idleTimer);
       idleTimer = undefined;
     },
@@ -185,6 +221,10 @@ export async function runDaemon(params: DaemonParams): Promise<void> {
   process.on('unhandledRejection', (err) => {
     log.error('unhandled rejection', { error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
   });
+
+  // Opt-in (an env var): SIGUSR2 → GC, memory numbers and a heap snapshot (memory-debug.ts).
+  const debugDir = installMemoryDebugHook(process.env, (err) => log.warn('memory debug hook failed', { error: String(err) }));
+  if (debugDir) log.info('memory debug hook enabled', { dir: debugDir });
 
   if (params.socket) await server.listen(params.socket);
   else await server.listenFd(3);

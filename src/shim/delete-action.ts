@@ -12,7 +12,7 @@ import { DeleteResponseSchema } from '../api/containerd/task/v2/shim_pb.js';
 import { timestampFromDate } from '../api/typeurl.js';
 import { unmountAll } from '../process/index.js';
 import { OciRuntime, type RuntimeConfig } from '../runtime/index.js';
-import { socketFromAddress, warmMarkerPath } from './address.js';
+import { claimMarkerPath, socketFromAddress, warmMarkerPath } from './address.js';
 import { tryLockExclusive } from '../sys/index.js';
 import { removeRunscPodRoot } from './runsc-root.js';
 
@@ -44,7 +44,7 @@ function socketAlive(socket: string): Promise<boolean> {
 }
 
 /**
- * Removes a dead daemon's socket and warm marker, under the `start` actions' directory lock and
+ * Removes a dead daemon's socket, warm marker and claim, under the `start` actions' directory lock and
  * after looking again, so a daemon that a concurrent `start` just bound on the same path survives.
  */
 async function removeDeadSocket(socket: string): Promise<void> {
@@ -58,6 +58,7 @@ async function removeDeadSocket(socket: string): Promise<void> {
     if (await socketAlive(socket)) return;
     rmSync(socket, { force: true });
     rmSync(warmMarkerPath(socket), { force: true });
+    rmSync(claimMarkerPath(socket), { force: true });
   } catch {
     // no socket directory: nothing to remove
   } finally {

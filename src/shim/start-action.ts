@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, constants, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { groupKey, socketAddress, socketPath, SOCKET_DIR, warmMarkerPath } from './address.js';
+import { claimMarkerPath, groupKey, socketAddress, socketPath, SOCKET_DIR, warmMarkerPath } from './address.js';
 import { loadHostConfig } from './config-file.js';
 import { tryLockExclusive } from '../sys/index.js';
 
@@ -104,6 +104,14 @@ async function withStartLock<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * Records, under the start lock, that this start picked the shared daemon on `socket`: the daemon
+ * does not withdraw its warm marker while a claim is newer than its last Create (daemon.ts).
+ */
+function claim(socket: string): void {
+  writeFileSync(claimMarkerPath(socket), String(process.pid), { mode: 0o600 });
+}
+
 /** Whether a live daemon serves `socket` and will take another task (shared daemons: warm marker). */
 async function reusable(socket: string, shared: boolean): Promise<boolean> {
   if (!(await isListening(socket))) return false;
@@ -117,14 +125,16 @@ export async function runStart(params: StartParams): Promise<string> {
   const key = groupKey(params.bundle, params.id, host.grouping);
   const socket = socketPath(params.containerdAddress, params.namespace, key);
   const address = socketAddress(socket);
-  // Unlocked first look: the common case (a warm daemon) needs no lock and no native code.
-  if (await reusable(socket, shared)) {
+  // Unlocked first look for a task or pod daemon: it needs no lock and no native code. A shared
+  // daemon may be withdrawing its marker: picking it takes the lock and a claim (claim()).
+  if (!shared && (await reusable(socket, shared))) {
     writeAddressFile(params.bundle, address);
     return address;
   }
   return withStartLock(async () => {
     if (await reusable(socket, shared)) {
-      // Another start made (or re-warmed) the daemon while we waited for the lock.
+      // A warm daemon, or another start made (or re-warmed) one while we waited for the lock.
+      if (shared) claim(socket);
       writeAddressFile(params.bundle, address);
       return address;
     }
@@ -135,6 +145,7 @@ export async function runStart(params: StartParams): Promise<string> {
         await new Promise((resolve) => setTimeout(resolve, 50));
         if (!(await isListening(socket))) break;
         if (warmDaemonPid(socket) !== undefined) {
+          claim(socket);
           writeAddressFile(params.bundle, address);
           return address;
         }
@@ -180,7 +191,10 @@ async function spawnDaemon(params: StartParams, socket: string, address: string,
     adjustOomScore(child.pid);
     // Written before the lock is released, so the next start (which may come before the daemon
     // has run a line) sees a warm daemon instead of one that looks like it is exiting.
-    if (shared) writeFileSync(warmMarkerPath(socket), String(child.pid), { mode: 0o600 });
+    if (shared) {
+      writeFileSync(warmMarkerPath(socket), String(child.pid), { mode: 0o600 });
+      claim(socket);
+    }
   }
   child.unref();
   return address;

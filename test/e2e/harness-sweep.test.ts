@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { runtimeKindOf, runtimeStateRoots, sweepRuntimeRoot } from './harness/index.js';
@@ -36,8 +36,16 @@ test('sweepRuntimeRoot removes runsc containers from per-pod roots, runsc known 
   const id = `sweep-${process.pid}`;
   try {
     assert.equal(runtimeKindOf(alias), 'runsc');
-    const created = spawnSync(runsc, ['--root', podRoot, '--network=none', 'create', '--bundle', bundle.dir, id], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'], timeout: 60_000 });
-    assert.equal(created.status, 0, `runsc create: ${created.stderr}`);
+    // stderr to a file, not a pipe: the sandbox inherits it and would keep a pipe open for good.
+    const errFile = path.join(tmp, 'create.err');
+    const errFd = openSync(errFile, 'w');
+    let created;
+    try {
+      created = spawnSync(runsc, ['--root', podRoot, '--network=none', 'create', '--bundle', bundle.dir, id], { stdio: ['ignore', 'ignore', errFd], timeout: 60_000 });
+    } finally {
+      closeSync(errFd);
+    }
+    assert.equal(created.status, 0, `runsc create: ${readFileSync(errFile, 'utf8')}`);
     assert.deepEqual(list(runsc, podRoot), [id]);
     assert.deepEqual(runtimeStateRoots({ binary: alias, root }), [path.join(root, 'default'), podRoot]);
 

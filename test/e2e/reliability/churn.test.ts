@@ -2,7 +2,7 @@
 // everything a leak would leave: processes, zombies, the shared daemon's fds and memory, mounts,
 // fifos, sockets, bundles and runtime state dirs. Our shim (one daemon per namespace) and the
 // reference (one shim per container) go through the same cycle; both must leave nothing behind.
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -16,14 +16,21 @@ import {
   descendants, diskLeftovers, fdKinds, fdTargets, memoryKiB, ourDaemons, processes, referenceShims, type Proc,
 } from './probe.js';
 import { pool, report, sizeFromEnv } from './load.js';
+import { DaemonMemoryProbe } from './daemon-memory.js';
 
 const CHURN = sizeFromEnv('RELIABILITY_CHURN', 100);
 const CHURN_REF = sizeFromEnv('RELIABILITY_CHURN_REF', 20);
 const PARALLEL = sizeFromEnv('RELIABILITY_PARALLEL', 4);
 const WARMUP = 10;
 const tag = randomBytes(3).toString('hex');
+// RELIABILITY_HEAPSNAPSHOT_DIR=<dir>: also write the daemon's heap snapshots before and after the
+// churn into <dir> (compare them with scripts/heap-diff.mjs).
+const SNAPSHOT_DIR = process.env.RELIABILITY_HEAPSNAPSHOT_DIR || undefined;
 
 describe('churn', { skip: e2eSkipReason() ?? false }, () => {
+  // Before useContainerd: containerd, and so our daemon, inherit the hook's variable at start.
+  const memProbe = new DaemonMemoryProbe(SNAPSHOT_DIR);
+  after(() => memProbe.dispose());
   const ctx = useContainerd();
   const ctr = () => ctx.cd.ctr;
   const lostOutput: string[] = [];
@@ -91,12 +98,14 @@ describe('churn', { skip: e2eSkipReason() ?? false }, () => {
       const idFor = (i: number): string => { const id = `churn-${tag}-${i}`; ids.push(id); return id; };
       await pool(WARMUP, PARALLEL, (i) => cycle(TS_RUNC, idFor(i), i));
       await sleep(1_000);
+      const gcBefore = await memProbe.measure(daemon, SNAPSHOT_DIR ? 'snapshot' : 'gc');
       const before = { fds: fdTargets(daemon).length, kinds: fdKinds(daemon), mem: memoryKiB(daemon)!, children: descendants(daemon).map((p) => p.pid).sort() };
       const started = Date.now();
       await pool(CHURN, PARALLEL, (i) => cycle(TS_RUNC, idFor(WARMUP + i), WARMUP + i));
       const elapsedMs = Date.now() - started;
       // Let copies finish and the runtime's helpers exit before counting.
       await settle(() => fdTargets(daemon).length <= before.fds && descendants(daemon).length === before.children.length);
+      const gcAfter = await memProbe.measure(daemon, SNAPSHOT_DIR ? 'snapshot' : 'gc');
       const procs = processes();
       const after = { fds: fdTargets(daemon).length, kinds: fdKinds(daemon), mem: memoryKiB(daemon)!, children: descendants(daemon, procs).map((p) => p.pid).sort() };
       const numbers = {
@@ -104,6 +113,15 @@ describe('churn', { skip: e2eSkipReason() ?? false }, () => {
         perContainerMs: Math.round(elapsedMs / CHURN * PARALLEL),
         fdsBefore: before.fds, fdsAfter: after.fds, fdKindsBefore: before.kinds, fdKindsAfter: after.kinds,
         rssKiBBefore: before.mem.rss, rssKiBAfter: after.mem.rss, pssKiBBefore: before.mem.pss, pssKiBAfter: after.mem.pss,
+        ...(gcBefore && gcAfter ? {
+          gcHeapUsedKiBBefore: Math.round(gcBefore.memoryUsage.heapUsed / 1024), gcHeapUsedKiBAfter: Math.round(gcAfter.memoryUsage.heapUsed / 1024),
+          gcExternalKiBBefore: Math.round(gcBefore.memoryUsage.external / 1024), gcExternalKiBAfter: Math.round(gcAfter.memoryUsage.external / 1024),
+          gcPssKiBBefore: gcBefore.pssKiB, gcPssKiBAfter: gcAfter.pssKiB, gcRssKiBBefore: gcBefore.rssKiB, gcRssKiBAfter: gcAfter.rssKiB,
+          // Where PSS went, by mapping kind (malloc's [heap], other [anon]ymous memory, files).
+          gcPssGrowthKiBByMapping: Object.fromEntries(Object.entries(gcAfter.mappingsPssKiB)
+            .map(([k, v]) => [k, v - (gcBefore.mappingsPssKiB[k] ?? 0)] as const).filter(([, d]) => Math.abs(d) >= 128)),
+          snapshots: SNAPSHOT_DIR ? [gcBefore.snapshot, gcAfter.snapshot] : undefined,
+        } : {}),
         daemonsAfter: ourDaemons(ctx.cd, procs).length,
         execOutputLost: lostOutput.filter((l) => l.startsWith(TS_RUNC.label)).length,
       };

@@ -37,7 +37,10 @@ test('launcher answers start from a warm shared daemon without Node', { skip }, 
     const lines = readFileSync(trace, 'utf8');
     assert.match(lines, / warm$/m);
     assert.doesNotMatch(lines, / full$/m);
+    // The claim the daemon's idle exit looks at (docs/architecture.md): written by this start.
+    assert.equal(readFileSync(`${sock}.claim`, 'utf8').trim(), String(r.pid));
   } finally {
+    rmSync(`${sock}.claim`, { force: true });
     await new Promise<void>((resolve) => server.close(() => resolve()));
     rmSync(`${sock}.warm`, { force: true });
     rmSync(sock, { force: true });
