@@ -17,6 +17,7 @@ import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process'
 import { closeSync, readdirSync, readFileSync, writeSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { forgetBinary, resolveBinary } from './resolve-binary.js';
+import { FastSpawnError, fastRun, fastSpawnFits } from './fast-spawn.js';
 import { createPipe, isChildSubreaper, reapPid, setChildSubreaper, type WaitStatus } from '../sys/index.js';
 
 /** How a process ended. */
@@ -275,6 +276,20 @@ export class ProcessMonitor {
   /** Runs a command to completion. Rejects only when it could not be started (SpawnError). */
   run(spec: CommandSpec): Promise<CommandResult> {
     try {
+      if (fastSpawnFits(spec)) {
+        // posix_spawn: no fork of this (large) process per runtime call; see fast-spawn.ts.
+        const file = resolveBinary(spec.binary, (spec.env ?? process.env)['PATH']);
+        if (file !== undefined) {
+          try {
+            const result = fastRun(spec, file, (pid) => this.waitForExit(pid));
+            if (result) return result;
+          } catch (err) {
+            if (!(err instanceof FastSpawnError)) throw err;
+            forgetBinary(spec.binary);
+            return Promise.reject(new SpawnError(spec.binary, err.code, err));
+          }
+        }
+      }
       return this.start(spec).result;
     } catch (err) {
       return Promise.reject(new SpawnError(spec.binary, (err as NodeJS.ErrnoException).code, err));

@@ -92,10 +92,12 @@ function claimMtime(claim: string): number | undefined {
 }
 
 /**
- * Removes the warm marker under the `start` actions' socket-directory lock (exclusive; starts hold
- * it shared or exclusive while they look at the marker and claim us), so a `start` never sees the
- * marker, decides to reuse us, and then finds us gone. `locked`: a start holds the lock, try again
- * soon; `claimed`: a start picked us and its Create is still to come, so the marker stays.
+ * Removes the warm marker, so a `start` never sees the marker, decides to reuse us, and then finds
+ * us gone. Under the `start` actions' socket-directory lock, which the Node `start` holds while it
+ * looks and claims. The launcher's fast path takes no lock: it claims *before* its deciding read of
+ * the marker, and we look at the claim *after* removing the marker, so any start that saw the
+ * marker has claimed by then. `locked`: a start holds the lock, try again soon; `claimed`: a start
+ * picked us and its Create is still to come, so the marker stays (or is put back).
  */
 function withdrawMarker(marker: string, claim: string, lastCreateAt: number): 'withdrawn' | 'locked' | 'claimed' {
   let fd: number | undefined;
@@ -103,7 +105,13 @@ function withdrawMarker(marker: string, claim: string, lastCreateAt: number): 'w
     fd = openSync(path.dirname(marker), constants.O_RDONLY | constants.O_DIRECTORY);
     if (!tryLockExclusive(fd)) return 'locked';
     if (claimPending(claimMtime(claim), lastCreateAt)) return 'claimed';
+    const pid = readFileSync(marker, 'utf8');
     rmSync(marker, { force: true });
+    if (claimPending(claimMtime(claim), lastCreateAt)) {
+      // A fast-path start claimed between the two looks; it may have seen the marker.
+      writeFileSync(marker, pid, { mode: 0o600 });
+      return 'claimed';
+    }
     return 'withdrawn';
   } catch {
     rmSync(marker, { force: true });
@@ -176,7 +184,9 @@ export async function runDaemon(params: DaemonParams): Promise<void> {
       return;
     }
     setTimeout(() => {
-      if (service.busy || server.activeConnections > 0) {
+      // A claim that came after the withdrawal belongs to a start now waiting (full path) for us
+      // to exit or re-warm: re-warming serves it sooner than a new daemon would.
+      if (service.busy || server.activeConnections > 0 || (claim !== undefined && claimPending(claimMtime(claim), lastCreateAt))) {
         writeMarker();
         armIdle();
         return;

@@ -32,8 +32,8 @@ export interface MemoryReport {
   /** Rss and Pss of /proc/self/smaps_rollup after the collection, in KiB (0 when unreadable). */
   readonly rssKiB: number;
   readonly pssKiB: number;
-  /** Used bytes of each V8 heap space (new, old, code, large objects…) after the collection. */
-  readonly heapSpaces: Readonly<Record<string, number>>;
+  /** Used and committed (`size`) bytes of each V8 heap space (new, old, code, large objects…) after the collection. */
+  readonly heapSpaces: Readonly<Record<string, { readonly used: number; readonly size: number }>>;
   /** Pss in KiB by kind of mapping (`[heap]` is malloc's brk heap, `[anon]` other anonymous memory, else the file's name). */
   readonly mappingsPssKiB: Readonly<Record<string, number>>;
   /** The heap snapshot's path, for a `snapshot` request. */
@@ -118,7 +118,7 @@ export function installMemoryDebugHook(env: NodeJS.ProcessEnv, onError: (err: un
       const mem = smapsKiB();
       const report: MemoryReport = {
         pid: process.pid, seq, request, gc: gc !== undefined, memoryUsage: process.memoryUsage(),
-        heapSpaces: Object.fromEntries(v8.getHeapSpaceStatistics().map((h) => [h.space_name, h.space_used_size])),
+        heapSpaces: Object.fromEntries(v8.getHeapSpaceStatistics().map((h) => [h.space_name, { used: h.space_used_size, size: h.space_size }])),
         mappingsPssKiB: mappingsPss(),
         rssKiB: mem.rss, pssKiB: mem.pss, ...(snapshot !== undefined ? { snapshot } : {}), tookMs: Date.now() - started,
       };

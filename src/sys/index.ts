@@ -11,3 +11,4 @@ export * from './eventfd.js';
 export * from './pipes.js';
 export * from './tty.js';
 export * from './flock.js';
+export * from './spawn.js';

@@ -4,7 +4,7 @@
 // reference (one shim per container) go through the same cycle; both must leave nothing behind.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import {
@@ -17,6 +17,7 @@ import {
 } from './probe.js';
 import { pool, report, sizeFromEnv } from './load.js';
 import { DaemonMemoryProbe } from './daemon-memory.js';
+import type { MemoryReport } from '../../../src/shim/memory-debug.js';
 
 const CHURN = sizeFromEnv('RELIABILITY_CHURN', 100);
 const CHURN_REF = sizeFromEnv('RELIABILITY_CHURN_REF', 20);
@@ -81,6 +82,21 @@ describe('churn', { skip: e2eSkipReason() ?? false }, () => {
     return { bundles: disk.bundles.length, mounts: disk.mounts.length, fifos: disk.fifos.length, runtimeState: disk.runtimeState.length, sockets: sockets.length };
   };
 
+  /**
+   * The daemon's numbers after a full GC; with RELIABILITY_HEAPSNAPSHOT_DIR also its smaps and a
+   * heap snapshot (taken after the numbers: writing a snapshot allocates).
+   */
+  const measureMemory = async (daemon: number, when: string): Promise<MemoryReport | undefined> => {
+    const numbers = await memProbe.measure(daemon, 'gc');
+    if (SNAPSHOT_DIR) {
+      // (copyFileSync copies nothing of a /proc file: its size is 0)
+      writeFileSync(path.join(memProbe.dir, `smaps-${daemon}-${when}`), readFileSync(`/proc/${daemon}/smaps`));
+      const snap = await memProbe.measure(daemon, 'snapshot');
+      if (snap?.snapshot) renameSync(snap.snapshot, path.join(memProbe.dir, `daemon-${daemon}-${when}.heapsnapshot`));
+    }
+    return numbers;
+  };
+
   const zombiesUnder = (pids: readonly number[], procs: readonly Proc[]): Proc[] =>
     procs.filter((p) => p.state === 'Z' && (pids.includes(p.ppid) || pids.some((r) => descendants(r, procs).some((d) => d.pid === p.pid))));
 
@@ -98,14 +114,14 @@ describe('churn', { skip: e2eSkipReason() ?? false }, () => {
       const idFor = (i: number): string => { const id = `churn-${tag}-${i}`; ids.push(id); return id; };
       await pool(WARMUP, PARALLEL, (i) => cycle(TS_RUNC, idFor(i), i));
       await sleep(1_000);
-      const gcBefore = await memProbe.measure(daemon, SNAPSHOT_DIR ? 'snapshot' : 'gc');
+      const gcBefore = await measureMemory(daemon, 'before');
       const before = { fds: fdTargets(daemon).length, kinds: fdKinds(daemon), mem: memoryKiB(daemon)!, children: descendants(daemon).map((p) => p.pid).sort() };
       const started = Date.now();
       await pool(CHURN, PARALLEL, (i) => cycle(TS_RUNC, idFor(WARMUP + i), WARMUP + i));
       const elapsedMs = Date.now() - started;
       // Let copies finish and the runtime's helpers exit before counting.
       await settle(() => fdTargets(daemon).length <= before.fds && descendants(daemon).length === before.children.length);
-      const gcAfter = await memProbe.measure(daemon, SNAPSHOT_DIR ? 'snapshot' : 'gc');
+      const gcAfter = await measureMemory(daemon, 'after');
       const procs = processes();
       const after = { fds: fdTargets(daemon).length, kinds: fdKinds(daemon), mem: memoryKiB(daemon)!, children: descendants(daemon, procs).map((p) => p.pid).sort() };
       const numbers = {
@@ -120,7 +136,6 @@ describe('churn', { skip: e2eSkipReason() ?? false }, () => {
           // Where PSS went, by mapping kind (malloc's [heap], other [anon]ymous memory, files).
           gcPssGrowthKiBByMapping: Object.fromEntries(Object.entries(gcAfter.mappingsPssKiB)
             .map(([k, v]) => [k, v - (gcBefore.mappingsPssKiB[k] ?? 0)] as const).filter(([, d]) => Math.abs(d) >= 128)),
-          snapshots: SNAPSHOT_DIR ? [gcBefore.snapshot, gcAfter.snapshot] : undefined,
         } : {}),
         daemonsAfter: ourDaemons(ctx.cd, procs).length,
         execOutputLost: lostOutput.filter((l) => l.startsWith(TS_RUNC.label)).length,

@@ -41,7 +41,8 @@ describe('exec output under churn', { skip: e2eSkipReason() ?? false }, () => {
     return { lost, execs, elapsedMs: Date.now() - started };
   };
 
-  for (const rt of [TS_RUNC, REFERENCE]) {
+  const only = process.env.RELIABILITY_EXEC_ONLY;
+  for (const rt of [TS_RUNC, REFERENCE].filter((r) => only === undefined || (only === 'reference') === r.reference)) {
     test(`${rt.label}: ${CYCLES} containers × ${EXECS_PER} execs, ${PARALLEL} in parallel, no exec output lost`, {
       skip: runtimeSkipReason(rt) ?? false, timeout: Math.max(120_000, CYCLES * 3_000),
     }, async (t) => {
