@@ -193,7 +193,7 @@ export class Container {
     // runsc lists sandbox-internal pids: match execs by the internal pid runsc gave us at exec.
     const runsc = this.ctx.runtimeKind === 'runsc';
     for (const exec of this.execs.values()) {
-      const pid = runsc ? (exec.sandboxPid ?? 0) : exec.pid;
+      const pid = runsc ? (exec.sandboxPid ?? 0) : exec.listedPid;
       if (pid > 0) byPid.set(pid, exec.execId);
     }
     return pids.map((pid) => ({ pid, execId: byPid.get(pid) }));

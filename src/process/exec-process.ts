@@ -37,6 +37,20 @@ export class ExecProcess {
     return this.pidValue;
   }
 
+  /**
+   * The pid to match against a process listing. While Start is in flight the runtime may already
+   * have written the pid file (and `ps` may list the process) before we read it: peek at the file
+   * then, so Pids never shows a starting exec without its id.
+   */
+  get listedPid(): number {
+    if (this.pidValue > 0 || this.status !== 'created') return this.pidValue;
+    try {
+      return readPidFile(this.pidFile);
+    } catch {
+      return 0;
+    }
+  }
+
   /** The pid inside the sandbox (runsc; what `runsc ps` lists), when known. */
   get sandboxPid(): number | undefined {
     return this.internalPid;

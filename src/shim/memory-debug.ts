@@ -38,9 +38,12 @@ export interface MemoryReport {
   readonly mappingsPssKiB: Readonly<Record<string, number>>;
   /** The heap snapshot's path, for a `snapshot` request. */
   readonly snapshot?: string;
-  /** Milliseconds the collection and snapshot took. */
+  /** Milliseconds the collections, the wait for V8 to release pages and the snapshot took. */
   readonly tookMs: number;
 }
+
+/** How long after the collections the numbers are taken (V8 releases freed pages asynchronously). */
+const UNMAP_WAIT_MS = 1000;
 
 /**
  * A function that runs a full, synchronous garbage collection. `--expose-gc` gives `globalThis.gc`;
@@ -100,34 +103,42 @@ export function installMemoryDebugHook(env: NodeJS.ProcessEnv, onError: (err: un
   if (!dir || !path.isAbsolute(dir)) return undefined;
   let seq = 0;
   let gc: (() => void) | undefined | null = null;
-  process.on('SIGUSR2', () => {
+  let queue = Promise.resolve();
+  const answer = async (): Promise<void> => {
+    seq++;
+    let request: 'gc' | 'snapshot' = 'snapshot';
     try {
-      seq++;
-      let request: 'gc' | 'snapshot' = 'snapshot';
-      try {
-        if (readFileSync(path.join(dir, 'request'), 'utf8').trim() === 'gc') request = 'gc';
-      } catch {
-        // no request file: the default
-      }
-      const started = Date.now();
-      if (gc === null) gc = collector();
-      // Twice: the first collection's finalizers and weak callbacks free more in the second.
-      gc?.();
-      gc?.();
-      const snapshot = request === 'snapshot' ? v8.writeHeapSnapshot(path.join(dir, `daemon-${process.pid}-${seq}.heapsnapshot`)) : undefined;
-      const mem = smapsKiB();
-      const report: MemoryReport = {
-        pid: process.pid, seq, request, gc: gc !== undefined, memoryUsage: process.memoryUsage(),
-        heapSpaces: Object.fromEntries(v8.getHeapSpaceStatistics().map((h) => [h.space_name, { used: h.space_used_size, size: h.space_size }])),
-        mappingsPssKiB: mappingsPss(),
-        rssKiB: mem.rss, pssKiB: mem.pss, ...(snapshot !== undefined ? { snapshot } : {}), tookMs: Date.now() - started,
-      };
-      const file = path.join(dir, `memory-${process.pid}-${seq}.json`);
-      writeFileSync(`${file}.tmp`, JSON.stringify(report), { mode: 0o600 });
-      renameSync(`${file}.tmp`, file);
-    } catch (err) {
-      onError(err);
+      if (readFileSync(path.join(dir, 'request'), 'utf8').trim() === 'gc') request = 'gc';
+    } catch {
+      // no request file: the default
     }
+    const started = Date.now();
+    if (gc === null) gc = collector();
+    // Twice: the first collection's finalizers and weak callbacks free more in the second.
+    gc?.();
+    gc?.();
+    // V8 unmaps the pages a collection freed on a background thread, a moment later.
+    await new Promise((resolve) => setTimeout(resolve, UNMAP_WAIT_MS));
+    const mem = smapsKiB();
+    const numbers = {
+      memoryUsage: process.memoryUsage(),
+      heapSpaces: Object.fromEntries(v8.getHeapSpaceStatistics().map((h) => [h.space_name, { used: h.space_used_size, size: h.space_size }])),
+      mappingsPssKiB: mappingsPss(),
+      rssKiB: mem.rss, pssKiB: mem.pss,
+    };
+    // After the numbers: writing a snapshot allocates tens of MiB (malloc keeps much of it).
+    const snapshot = request === 'snapshot' ? v8.writeHeapSnapshot(path.join(dir, `daemon-${process.pid}-${seq}.heapsnapshot`)) : undefined;
+    const report: MemoryReport = {
+      pid: process.pid, seq, request, gc: gc !== undefined, ...numbers,
+      ...(snapshot !== undefined ? { snapshot } : {}), tookMs: Date.now() - started,
+    };
+    const file = path.join(dir, `memory-${process.pid}-${seq}.json`);
+    writeFileSync(`${file}.tmp`, JSON.stringify(report), { mode: 0o600 });
+    renameSync(`${file}.tmp`, file);
+  };
+  process.on('SIGUSR2', () => {
+    // One answer at a time, in signal order.
+    queue = queue.then(answer).catch(onError);
   });
   return dir;
 }
