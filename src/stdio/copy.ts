@@ -13,6 +13,7 @@ import type { Readable, Writable } from 'node:stream';
 import { setPipeSize } from '../sys/pipes.js';
 import { closeFd } from './fd.js';
 import type { OutputTarget } from './fifo-open.js';
+import { waitUntilRead, type ClientRead } from './client-read.js';
 
 function ignore(): void {
   // errors end the copy through 'close'; see the module comment
@@ -100,6 +101,8 @@ export function pump(src: Readable, dst: Writable, stop?: AbortSignal): Promise<
 export class OutputSink {
   private users = 0;
   private closing: Promise<void> | undefined;
+  /** For debug logs: how the client's read of the fifo went at release (undefined before). */
+  clientRead: ClientRead | undefined;
 
   private constructor(
     /** The stream the copies write into. */
@@ -130,16 +133,27 @@ export class OutputSink {
     return this;
   }
 
-  /** A copy finished; the last one flushes, closes the writer and then the keep-alive reader. */
+  /**
+   * A copy finished; the last one flushes, closes the writer and then — once the client has read
+   * the fifo empty (bounded; see client-read.ts) — the keep-alive reader.
+   */
   release(): Promise<void> {
     this.users--;
     if (this.users > 0) return Promise.resolve();
     this.closing ??= new Promise<void>((resolve) => {
       const stream = this.stream;
+      let flushed = false;
       const done = (): void => {
+        if (flushed) return;
+        flushed = true;
         stream.destroy();
-        this.closeKeepAlive();
-        resolve();
+        // Exits are announced after this resolves: a client whose fifo open is still pending then
+        // cancels it and drops what it has not read (issue 7).
+        void waitUntilRead(() => this.keepAlive).then((read) => {
+          this.clientRead = read;
+          this.closeKeepAlive();
+          resolve();
+        });
       };
       if (stream.destroyed || stream.writableEnded) return done();
       stream.once('close', done);

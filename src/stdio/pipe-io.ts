@@ -2,11 +2,10 @@
  * Non-terminal stdio of one process: real pipes to the container, copies to the client's fifos,
  * a `file://` log, or a `binary://` logging program. See docs/stdio.md for the rules.
  */
-import { appendFileSync, closeSync, constants, fchownSync as fchownFd, mkdirSync, openSync } from 'node:fs';
+import { closeSync, constants, fchownSync as fchownFd, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import type { Socket } from 'node:net';
 import { createPipe, setNonBlocking, setPipeSize, type PipeFds } from '../sys/pipes.js';
-import { bytesReadable } from '../sys/tty.js';
 import { BinaryLogger } from './binary-logger.js';
 import { fifoPath, stdioMode, type StdioConfig, type StdioMode, type StdioOptions } from './config.js';
 import { OutputSink, pump, readPipe } from './copy.js';
@@ -206,13 +205,7 @@ export class PipeIO {
     for (const { pipe, path: p } of wanted) {
       const source = this.stream(readPipe(this.fds.take(pipe.read)));
       const sink = sinks.get(p)!.acquire();
-      const OBS = process.env.XO_OBSERVE;
-      let probe: number | undefined;
-      if (OBS) { try { probe = openSync(p, constants.O_RDONLY | constants.O_NONBLOCK); } catch { probe = undefined; } }
-      this.drains.push(pump(source, sink.stream).then(() => {
-        const rd = source.bytesRead; const wr = (sink.stream as Socket).bytesWritten;
-        return sink.release().then(() => { if (OBS && probe !== undefined) void xoObserve(OBS, probe, p, rd, wr); });
-      }));
+      this.drains.push(pump(source, sink.stream).then(() => sink.release()));
     }
   }
 
@@ -268,15 +261,6 @@ export class PipeIO {
     })();
     return this.disposing;
   }
-}
-
-async function xoObserve(file: string, fd: number, p: string, rd: number, wr: number): Promise<void> {
-  const t0 = Date.now();
-  const u0 = bytesReadable(fd);
-  let u = u0;
-  while (u > 0 && Date.now() - t0 < 5000) { await new Promise((r) => setTimeout(r, 5)); u = bytesReadable(fd); }
-  closeSync(fd);
-  appendFileSync(file, `${new Date(t0).toISOString()} ${p} read=${rd} written=${wr} unreadAtRelease=${u0} ${u === 0 ? `consumedAfterMs=${Date.now() - t0}` : `NEVER_READ=${u}`}\n`);
 }
 
 /** Creates a `file://` log's directories (0755) and the file (0644) if missing. */

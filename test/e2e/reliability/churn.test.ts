@@ -131,6 +131,8 @@ describe('churn', { skip: e2eSkipReason() ?? false }, () => {
         rssKiBBefore: before.mem.rss, rssKiBAfter: after.mem.rss, pssKiBBefore: before.mem.pss, pssKiBAfter: after.mem.pss,
         ...(gcBefore && gcAfter ? {
           gcHeapUsedKiBBefore: Math.round(gcBefore.memoryUsage.heapUsed / 1024), gcHeapUsedKiBAfter: Math.round(gcAfter.memoryUsage.heapUsed / 1024),
+          gcHeapTotalKiBBefore: Math.round(gcBefore.memoryUsage.heapTotal / 1024), gcHeapTotalKiBAfter: Math.round(gcAfter.memoryUsage.heapTotal / 1024),
+          gcNewSpaceKiBBefore: Math.round((gcBefore.heapSpaces['new_space']?.size ?? 0) / 1024), gcNewSpaceKiBAfter: Math.round((gcAfter.heapSpaces['new_space']?.size ?? 0) / 1024),
           gcExternalKiBBefore: Math.round(gcBefore.memoryUsage.external / 1024), gcExternalKiBAfter: Math.round(gcAfter.memoryUsage.external / 1024),
           gcPssKiBBefore: gcBefore.pssKiB, gcPssKiBAfter: gcAfter.pssKiB, gcRssKiBBefore: gcBefore.rssKiB, gcRssKiBAfter: gcAfter.rssKiB,
           // Where PSS went, by mapping kind (malloc's [heap], other [anon]ymous memory, files).
