@@ -53,6 +53,7 @@ import { readContainerStats } from './stats.js';
 import { removeRunscPodRoot, withRunscPodRoot } from './runsc-root.js';
 import { containerLogger, type ContainerLogger } from './logger.js';
 import { bundleParentProblem, stdioProblem } from './request-checks.js';
+import { withDiskFullHint } from './disk-full.js';
 
 /** Written into the bundle after a successful Delete of the init; the `delete` action's fast path prints it. */
 export const DELETED_MARKER = 'shim-deleted.pb';
@@ -205,9 +206,10 @@ export class TaskService {
       return { pid: container.pid };
     } catch (err) {
       removeRunscPodRoot(this.pendingRoot(req.bundle), req.bundle, req.id);
-      log.error('create failed', { error: err instanceof Error ? err.message : String(err) });
+      const reported = withDiskFullHint(err, [{ what: 'runtime state root', dir: this.pendingRoot(req.bundle) }, { what: 'bundle', dir: req.bundle }]);
+      log.error('create failed', { error: reported instanceof Error ? reported.message : String(reported) });
       log.close();
-      throw err;
+      throw reported;
     } finally {
       this.creating.delete(req.id);
     }

@@ -1,8 +1,8 @@
 // Faults: the OCI runtime failing or hanging on one verb (a wrapper script as `binary_name`), and a
 // reader of stdout that goes away. A failure must come back as a clear error in bounded time,
 // leave no stuck task, runtime state or process behind, and later tasks must work. (containerd
-// restarts and a SIGKILLed shim are covered by other tests; a full disk is not tested here, see
-// docs/reliability.md.)
+// restarts and a SIGKILLed shim are covered by other tests, a full runtime state root by
+// disk-full.test.ts.)
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
