@@ -1,7 +1,8 @@
 // Best-effort removal of what a private containerd leaves when something went wrong: processes
 // that belong to it (found by its unique socket path), runtime containers in its roots, mounts under
 // its directory. Every step targets only things provably ours — never processes by name.
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { parseVersion } from '../../../src/runtime/version.js';
@@ -107,6 +108,64 @@ export function sweepRuntimeRoot(r: RuntimeRoot): string[] {
       spawnSync(r.binary, ['--root', root, 'delete', '--force', id], { stdio: 'ignore', timeout: 10_000 });
       removed.push(`${path.relative(r.root, root)}/${id}`);
     }
+  }
+  return removed;
+}
+
+/** Where shims put their sockets (the Go framework's convention, which both shims keep). */
+export const SHIM_SOCKET_DIR = '/run/containerd/s';
+
+/** The entries of the shim socket directory now (empty when it does not exist). */
+export function shimSocketEntries(): Set<string> {
+  try {
+    return new Set(readdirSync(SHIM_SOCKET_DIR));
+  } catch {
+    return new Set();
+  }
+}
+
+function accepts(socket: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const conn = net.connect(socket);
+    const done = (alive: boolean): void => {
+      clearTimeout(timer);
+      conn.destroy();
+      resolve(alive);
+    };
+    const timer = setTimeout(() => done(true), 500); // no answer yet: leave it alone
+    conn.once('connect', () => done(true));
+    conn.once('error', () => done(false));
+  });
+}
+
+/**
+ * Removes shim sockets (and their `.warm` / `.claim` markers) that appeared after `before` and that
+ * nothing listens on any more: a shim that died without cleaning up — the reference after a crash
+ * (it panics on an exec without a spec) or a SIGKILLed daemon in a fault test. A live socket is
+ * never touched, so a concurrently running suite keeps its own. Returns what was removed.
+ */
+export async function removeDeadShimSockets(before: ReadonlySet<string>): Promise<string[]> {
+  const removed: string[] = [];
+  const now = shimSocketEntries();
+  for (const name of now) {
+    if (before.has(name) || name.endsWith('.warm') || name.endsWith('.claim')) continue;
+    const socket = path.join(SHIM_SOCKET_DIR, name);
+    if (await accepts(socket)) continue;
+    for (const file of [socket, `${socket}.warm`, `${socket}.claim`]) {
+      try {
+        rmSync(file);
+        removed.push(path.basename(file));
+      } catch { /* already gone */ }
+    }
+  }
+  // Markers whose socket is gone (a daemon killed between removing one and the other).
+  for (const name of now) {
+    const base = name.replace(/\.(warm|claim)$/, '');
+    if (base === name || before.has(name) || now.has(base) && existsSync(path.join(SHIM_SOCKET_DIR, base))) continue;
+    try {
+      rmSync(path.join(SHIM_SOCKET_DIR, name));
+      removed.push(name);
+    } catch { /* already gone */ }
   }
   return removed;
 }

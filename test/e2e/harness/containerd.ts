@@ -8,7 +8,7 @@ import path from 'node:path';
 import { Ctr } from './ctr.js';
 import { sleep } from './command.js';
 import { binDir } from './paths.js';
-import { killPids, pidsWithArgument, sweepRuntimeRoot, unmountUnder, type RuntimeRoot } from './cleanup.js';
+import { killPids, pidsWithArgument, removeDeadShimSockets, shimSocketEntries, sweepRuntimeRoot, unmountUnder, type RuntimeRoot } from './cleanup.js';
 import type { ImageArchive } from './oci-image.js';
 
 /** The files and sockets of one private containerd. */
@@ -76,6 +76,8 @@ export class Containerd implements ContainerdPaths {
   private child: ChildProcess | undefined;
   private exited: Promise<void> = Promise.resolve();
   private stopped = false;
+  /** The shim socket directory's entries before this containerd started (see stop()). */
+  private readonly socketsBefore = shimSocketEntries();
 
   private constructor(dir: string, readonly namespace: string) {
     this.dir = dir;
@@ -295,6 +297,8 @@ export class Containerd implements ContainerdPaths {
     }
     for (const r of this.runtimeRoots) sweepRuntimeRoot(r);
     unmountUnder(this.dir);
+    // Shims that died without removing their socket (the reference after a crash, killed daemons).
+    await removeDeadShimSockets(this.socketsBefore);
     if (process.env.E2E_KEEP === '1') {
       process.stderr.write(`e2e: kept ${this.dir}\n`);
       return;
