@@ -298,7 +298,8 @@ export class Containerd implements ContainerdPaths {
     for (const r of this.runtimeRoots) sweepRuntimeRoot(r);
     unmountUnder(this.dir);
     // Shims that died without removing their socket (the reference after a crash, killed daemons).
-    await removeDeadShimSockets(this.socketsBefore);
+    const dead = await removeDeadShimSockets(this.socketsBefore);
+    if (dead.length > 0) process.stderr.write(`e2e: removed dead shim sockets of ${this.dir}: ${dead.join(' ')}\n`);
     if (process.env.E2E_KEEP === '1') {
       process.stderr.write(`e2e: kept ${this.dir}\n`);
       return;
