@@ -5,9 +5,8 @@
 // one-shim-per-container behaviour as the comparison where one exists.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import os from 'node:os';
 import path from 'node:path';
 import {
   Containerd, REFERENCE, TS_RUNC, busyboxImage, runtimeFlags, runtimeSkipReason, shimConnect, shimSocket, sleep,
@@ -32,25 +31,12 @@ async function waitFor(what: string, cond: () => boolean | Promise<boolean>, tim
 function useGroupingContainerd(hostConfig: string): { cd: () => Containerd; image: () => string } {
   let cd: Containerd | undefined;
   let image = '';
-  let dir = '';
   before(async () => {
-    dir = mkdtempSync(path.join(os.tmpdir(), 'shim-grouping-'));
-    const file = path.join(dir, 'config.toml');
-    writeFileSync(file, hostConfig);
-    // containerd hands its environment to every shim it starts.
-    const saved = process.env.CONTAINERD_SHIM_TS_CONFIG;
-    process.env.CONTAINERD_SHIM_TS_CONFIG = file;
-    try {
-      cd = await Containerd.start({ namespace: NS });
-    } finally {
-      if (saved === undefined) delete process.env.CONTAINERD_SHIM_TS_CONFIG;
-      else process.env.CONTAINERD_SHIM_TS_CONFIG = saved;
-    }
+    cd = await Containerd.start({ namespace: NS, shimHostConfig: hostConfig });
     image = await cd.importImage(busyboxImage());
   }, { timeout: 120_000 });
   after(async () => {
     await cd?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
   }, { timeout: 120_000 });
   return { cd: () => cd!, image: () => image };
 }

@@ -7,8 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Containerd, TS_RUNC, busyboxImage, runtimeFlags, runtimeSkipReason, shimConnect, sleep, waitFor } from './harness/index.js';
 
@@ -26,25 +25,12 @@ const skip = runtimeSkipReason(TS_RUNC);
 describe('shared daemon: a claimed start keeps the idle daemon', { skip: skip ?? false }, () => {
   let cd: Containerd | undefined;
   let image = '';
-  let dir = '';
   before(async () => {
-    dir = mkdtempSync(path.join(os.tmpdir(), 'shim-claim-'));
-    const file = path.join(dir, 'config.toml');
-    writeFileSync(file, `grouping = "namespace"\nidle_exit_seconds = ${IDLE_S}\n`);
-    // containerd hands its environment to every shim it starts.
-    const saved = process.env.CONTAINERD_SHIM_TS_CONFIG;
-    process.env.CONTAINERD_SHIM_TS_CONFIG = file;
-    try {
-      cd = await Containerd.start({ namespace: NS });
-    } finally {
-      if (saved === undefined) delete process.env.CONTAINERD_SHIM_TS_CONFIG;
-      else process.env.CONTAINERD_SHIM_TS_CONFIG = saved;
-    }
+    cd = await Containerd.start({ namespace: NS, shimHostConfig: `grouping = "namespace"\nidle_exit_seconds = ${IDLE_S}\n` });
     image = await cd.importImage(busyboxImage());
   }, { timeout: 120_000 });
   after(async () => {
     await cd?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
   }, { timeout: 120_000 });
 
   test('a claim newer than the last Create holds the marker; the claimer\'s Create is served; then it exits', { timeout: 90_000 }, async () => {

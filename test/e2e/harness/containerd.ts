@@ -42,6 +42,12 @@ export interface ContainerdOptions {
   readonly extraPath?: readonly string[];
   /** How long to wait for the socket to answer (default 20 s). */
   readonly readyTimeoutMs?: number;
+  /**
+   * Host-level TOML for our shim (`grouping`, `idle_exit_seconds`, …), written into the temp dir and
+   * named by `CONTAINERD_SHIM_TS_CONFIG` in containerd's environment, which containerd hands on to
+   * every shim it starts.
+   */
+  readonly shimHostConfig?: string;
 }
 
 function tomlString(s: string): string {
@@ -173,10 +179,15 @@ export class Containerd implements ContainerdPaths {
     writeFileSync(this.configPath, this.configText(options));
     const log = openSync(this.logPath, 'a');
     const PATH = [...(options.extraPath ?? []), binDir(), process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'].join(':');
+    const env: NodeJS.ProcessEnv = { ...process.env, PATH };
+    if (options.shimHostConfig !== undefined) {
+      env.CONTAINERD_SHIM_TS_CONFIG = path.join(this.dir, 'shim-host.toml');
+      writeFileSync(env.CONTAINERD_SHIM_TS_CONFIG, options.shimHostConfig);
+    }
     // Own process group (detached) so a Ctrl-C of the test runner reaches us, not containerd first;
     // teardown signals it by pid.
     const child = spawn('containerd', ['--config', this.configPath, '--log-level', options.logLevel ?? 'info'], {
-      stdio: ['ignore', log, log], detached: true, env: { ...process.env, PATH }, cwd: this.dir,
+      stdio: ['ignore', log, log], detached: true, env, cwd: this.dir,
     });
     closeSync(log);
     this.child = child;
