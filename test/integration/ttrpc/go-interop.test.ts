@@ -48,11 +48,15 @@ const CALLS: GoCall[] = [
   ...Array.from({ length: 40 }, (_, i) => ({ id: 100 + i, method: 'Ping', value: `p${i}` })),
 ];
 
-/** Comparable form: the deadline is only checked to be in range. */
+/**
+ * Comparable form: the deadline is only checked to be in range, and metadata keys are sorted
+ * because the Go client keeps metadata in a map and sends its keys in random order per call.
+ */
 function normalise(r: GoResult): GoResult {
   if (r.ok && r.value?.startsWith('{')) {
     const v = JSON.parse(r.value) as { value: string; metadata: Record<string, string[]>; timeoutMs: number };
-    return { ...r, value: JSON.stringify({ ...v, timeoutMs: v.timeoutMs > 0 ? (v.timeoutMs > 4000 && v.timeoutMs <= 5000 ? 'in range' : v.timeoutMs) : 0 }) };
+    const metadata = Object.fromEntries(Object.entries(v.metadata ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    return { ...r, value: JSON.stringify({ ...v, metadata, timeoutMs: v.timeoutMs > 0 ? (v.timeoutMs > 4000 && v.timeoutMs <= 5000 ? 'in range' : v.timeoutMs) : 0 }) };
   }
   return r;
 }
