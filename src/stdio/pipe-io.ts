@@ -203,9 +203,10 @@ export class PipeIO {
     if (this.disposing) throw new StdioError('canceled', 'stdio disposed');
     // Two fifo opens of one path give two writers; that is fine, each copy has its own sink then.
     for (const { pipe, path: p } of wanted) {
-      const source = this.stream(readPipe(this.fds.take(pipe.read)));
+      const readFd = this.fds.take(pipe.read);
+      const source = this.stream(readPipe(readFd));
       const sink = sinks.get(p)!.acquire();
-      this.drains.push(pump(source, sink.stream).then(() => sink.release()));
+      this.drains.push(pump(source, sink.stream, undefined, sink.spliceFrom(readFd)).then(() => sink.release()));
     }
   }
 
@@ -213,12 +214,13 @@ export class PipeIO {
     const fifo = openStdin(fifoPath(this.config.stdin), !this.stdinClosed);
     this.fds.own(fifo.reader);
     if (fifo.writer !== undefined) this.stdinWriter = this.fds.own(fifo.writer);
-    const source = this.stream(readPipe(this.fds.take(fifo.reader)));
+    const readFd = this.fds.take(fifo.reader);
+    const source = this.stream(readPipe(readFd));
     const sink = OutputSink.forPipe(this.fds.take(pipeWrite)).acquire();
     this.sinks.push(sink);
     // At EOF (CloseIO and the client closed) or when the container closed its stdin: close the
     // container's stdin after the pending bytes are written.
-    void pump(source, sink.stream).then(() => {
+    void pump(source, sink.stream, undefined, sink.spliceFrom(readFd)).then(() => {
       source.destroy();
       return sink.release();
     });
