@@ -5,12 +5,12 @@
  * immediate dial never fails) and the bundle's `log` fifo as its stderr.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, constants, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { closeSync, constants, fstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, chmodSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { claimMarkerPath, groupKey, socketAddress, socketPath, SOCKET_DIR, warmMarkerPath } from './address.js';
 import { loadHostConfig } from './config-file.js';
-import { tryLockExclusive } from '../sys/index.js';
+import { setCloseOnExec, tryLockExclusive } from '../sys/index.js';
 
 export interface StartParams {
   readonly namespace: string;
@@ -88,8 +88,16 @@ const START_LOCK_TIMEOUT_MS = 15_000;
  * Runs `fn` holding an exclusive flock on the socket directory, so concurrent `start` actions
  * (many containers of one pod or namespace at once) decide one at a time whether a daemon exists.
  * Locking the directory itself leaves no lock file behind, and the lock dies with its holder.
+ * `inherited` is that lock already taken by the launcher (inheritedStartLock).
  */
-async function withStartLock<T>(fn: () => Promise<T>): Promise<T> {
+async function withStartLock<T>(fn: () => Promise<T>, inherited: number | undefined): Promise<T> {
+  if (inherited !== undefined) {
+    try {
+      return await fn();
+    } finally {
+      closeSync(inherited);
+    }
+  }
   mkdirSync(SOCKET_DIR, { recursive: true, mode: 0o700 });
   const fd = openSync(SOCKET_DIR, constants.O_RDONLY | constants.O_DIRECTORY);
   try {
@@ -102,6 +110,41 @@ async function withStartLock<T>(fn: () => Promise<T>): Promise<T> {
   } finally {
     closeSync(fd); // releases the lock
   }
+}
+
+/** Names the fd on which the shell launcher hands over the start lock it already holds. */
+export const START_LOCK_FD_ENV = 'CONTAINERD_SHIM_TS_START_LOCK_FD';
+
+/**
+ * The start lock the launcher took before running us (bin/containerd-shim-ts-v2 queues cold
+ * starts on it), or undefined. Accepted only if the fd is the socket directory and the lock is
+ * already this open file's (flock then succeeds at once). It is made close-on-exec, so the daemon
+ * we spawn cannot hold it for life (the spawn here does not pass extra fds on today, but that is
+ * not a promise we rely on), and the variable is dropped from our environment, which the daemon
+ * gets. An fd on the directory that fails the check is closed, so we never wait on a lock
+ * we hold ourselves.
+ */
+function inheritedStartLock(): number | undefined {
+  const raw = process.env[START_LOCK_FD_ENV];
+  delete process.env[START_LOCK_FD_ENV];
+  if (raw === undefined || !/^[0-9]+$/.test(raw)) return undefined;
+  const fd = Number(raw);
+  if (fd < 3) return undefined;
+  try {
+    const held = fstatSync(fd);
+    const dir = statSync(SOCKET_DIR);
+    if (!held.isDirectory() || held.dev !== dir.dev || held.ino !== dir.ino) return undefined;
+  } catch {
+    return undefined;
+  }
+  try {
+    setCloseOnExec(fd);
+    if (tryLockExclusive(fd)) return fd;
+  } catch {
+    // fall through: not usable
+  }
+  closeSync(fd);
+  return undefined;
 }
 
 /**
@@ -125,6 +168,12 @@ export async function runStart(params: StartParams): Promise<string> {
   const key = groupKey(params.bundle, params.id, host.grouping);
   const socket = socketPath(params.containerdAddress, params.namespace, key);
   const address = socketAddress(socket);
+  let handedOver = inheritedStartLock();
+  if (handedOver !== undefined && !shared) {
+    // Only the shared daemon's starts queue on it: pod and task daemons must not wait for each other.
+    closeSync(handedOver);
+    handedOver = undefined;
+  }
   // Unlocked first look for a task or pod daemon: it needs no lock and no native code. A shared
   // daemon may be withdrawing its marker: picking it takes the lock and a claim (claim()).
   if (!shared && (await reusable(socket, shared))) {
@@ -154,7 +203,7 @@ export async function runStart(params: StartParams): Promise<string> {
       if (await isListening(socket)) throw new Error(`shim daemon on ${socket} is neither accepting tasks nor exiting`);
     }
     return spawnDaemon(params, socket, address, shared);
-  });
+  }, handedOver);
 }
 
 /**

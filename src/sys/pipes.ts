@@ -9,6 +9,8 @@ import { libc, lastErrno } from './libc.js';
 import { constants as osConstants } from 'node:os';
 
 /** Linux fcntl commands and flags (asm-generic values, identical on x86_64 and arm64). */
+const F_SETFD = 2;
+const FD_CLOEXEC = 1;
 const F_GETFL = 3;
 const F_SETFL = 4;
 const F_SETPIPE_SZ = 1031;
@@ -116,6 +118,11 @@ export function isNonBlocking(fd: number): boolean {
  */
 export function setPipeSize(fd: number, bytes: number): number {
   return check('fcntl(F_SETPIPE_SZ)', native().fcntl(fd, F_SETPIPE_SZ, 'int', bytes));
+}
+
+/** Sets FD_CLOEXEC on an fd this process inherited, so the programs it starts do not inherit it too. */
+export function setCloseOnExec(fd: number): void {
+  check('fcntl(F_SETFD)', native().fcntl(fd, F_SETFD, 'int', FD_CLOEXEC));
 }
 
 /** F_GETPIPE_SZ: the pipe's buffer size in bytes. */

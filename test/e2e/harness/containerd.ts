@@ -48,6 +48,8 @@ export interface ContainerdOptions {
    * every shim it starts.
    */
   readonly shimHostConfig?: string;
+  /** More variables for containerd's environment (and so every shim's), e.g. CONTAINERD_SHIM_TS_LAUNCH_TRACE. */
+  readonly extraEnv?: Readonly<Record<string, string>>;
 }
 
 function tomlString(s: string): string {
@@ -179,7 +181,7 @@ export class Containerd implements ContainerdPaths {
     writeFileSync(this.configPath, this.configText(options));
     const log = openSync(this.logPath, 'a');
     const PATH = [...(options.extraPath ?? []), binDir(), process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'].join(':');
-    const env: NodeJS.ProcessEnv = { ...process.env, PATH };
+    const env: NodeJS.ProcessEnv = { ...process.env, ...options.extraEnv, PATH };
     if (options.shimHostConfig !== undefined) {
       env.CONTAINERD_SHIM_TS_CONFIG = path.join(this.dir, 'shim-host.toml');
       writeFileSync(env.CONTAINERD_SHIM_TS_CONFIG, options.shimHostConfig);
