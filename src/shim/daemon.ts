@@ -11,7 +11,7 @@ import { peerCredentials, tryLockExclusive } from '../sys/index.js';
 import { Code, TtrpcServer } from '../ttrpc/index.js';
 import { claimMarkerPath, socketFromAddress, warmMarkerPath } from './address.js';
 import { loadHostConfig } from './config-file.js';
-import { FdLogger } from './logger.js';
+import { DaemonLogger, RUNTIME_NAME } from './logger.js';
 import { installMemoryDebugHook } from './memory-debug.js';
 import { TtrpcEventPublisher } from './publisher.js';
 import { toTtrpcError } from './status-mapping.js';
@@ -128,7 +128,7 @@ export async function runDaemon(params: DaemonParams): Promise<void> {
   if (params.namespace === '') throw new Error('shim namespace cannot be empty');
   const host = loadHostConfig();
   const shared = host.grouping === 'namespace';
-  const log = new FdLogger(2, params.debug, { namespace: params.namespace, pid: process.pid, runtime: 'io.containerd.ts.v2' });
+  const log = new DaemonLogger(params.debug, { namespace: params.namespace, pid: process.pid, runtime: RUNTIME_NAME });
   const monitor = ProcessMonitor.get();
   const publisher = new TtrpcEventPublisher({ address: params.ttrpcAddress, namespace: params.namespace, log });
   let socket: string | undefined = params.socket || undefined;
@@ -205,6 +205,7 @@ export async function runDaemon(params: DaemonParams): Promise<void> {
     monitor,
     publisher,
     log,
+    followTaskLog: (taskLog) => log.follow(taskLog),
     debug: params.debug,
     requestShutdown: () => {
       // A task or pod daemon ends with its last task, like the reference; a shared one lingers.

@@ -64,11 +64,23 @@ export class FdLogger implements Logger {
   }
 
   private write(level: Level, message: string, fields?: Record<string, unknown>): void {
-    if (this.fd < 0) return;
+    if (this.fd >= 0) this.writeLine(formatLogLine(level, message, { ...this.baseFields, ...fields }));
+  }
+
+  /** Whether `close()` has not been called yet. */
+  get open(): boolean {
+    return this.fd >= 0;
+  }
+
+  /** Writes one formatted line as it is; false when closed or the write failed (the line is dropped). */
+  writeLine(line: string): boolean {
+    if (this.fd < 0) return false;
     try {
-      writeSync(this.fd, formatLogLine(level, message, { ...this.baseFields, ...fields }));
+      writeSync(this.fd, line);
+      return true;
     } catch {
-      // No reader on the log fifo (containerd restarting): drop the line.
+      // No reader on the log fifo (containerd restarting), or it is full: drop the line.
+      return false;
     }
   }
 
@@ -98,6 +110,65 @@ export class FdLogger implements Logger {
       }
     }
     this.fd = -1;
+  }
+}
+
+/**
+ * The daemon's own log (lines about no one task: start-up, signals, ttrpc trouble, uncaught
+ * errors). Its stderr is the `log` fifo of the bundle whose `start` spawned it, and containerd stops
+ * reading that fifo once that container is deleted, while a shared daemon lives on. So its lines
+ * go to the log fifo of the newest task still here (containerd shows them under that task's shim,
+ * with our own namespace/pid fields, not the task's id), and to stderr only when no task is left.
+ */
+export class DaemonLogger implements Logger {
+  private readonly stderr: FdLogger;
+  /** Container loggers in Create order; closed ones are pruned as they are met. */
+  private routes: FdLogger[] = [];
+
+  constructor(
+    private readonly debugEnabled: boolean,
+    private readonly baseFields: Record<string, unknown>,
+  ) {
+    this.stderr = new FdLogger(2, debugEnabled, baseFields);
+  }
+
+  /** A task's log fifo opened: the daemon's lines go there from now on, while it stays open. */
+  follow(container: FdLogger): void {
+    this.routes = this.routes.filter((r) => r.open);
+    if (container.open) this.routes.push(container);
+  }
+
+  private write(level: Level, message: string, fields?: Record<string, unknown>): void {
+    const line = formatLogLine(level, message, { ...this.baseFields, ...fields });
+    for (;;) {
+      const newest = this.routes[this.routes.length - 1];
+      if (newest === undefined) {
+        this.stderr.writeLine(line);
+        return;
+      }
+      // A route that is open but refused the line (fifo full, no reader) drops it, as FdLogger does.
+      if (newest.open) {
+        newest.writeLine(line);
+        return;
+      }
+      this.routes.pop();
+    }
+  }
+
+  debug(message: string, fields?: Record<string, unknown>): void {
+    if (this.debugEnabled) this.write('debug', message, fields);
+  }
+
+  info(message: string, fields?: Record<string, unknown>): void {
+    this.write('info', message, fields);
+  }
+
+  warn(message: string, fields?: Record<string, unknown>): void {
+    this.write('warning', message, fields);
+  }
+
+  error(message: string, fields?: Record<string, unknown>): void {
+    this.write('error', message, fields);
   }
 }
 

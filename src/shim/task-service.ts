@@ -63,6 +63,8 @@ export interface TaskServiceDeps {
   readonly monitor: ProcessMonitor;
   readonly publisher: EventPublisher;
   readonly log: Logger;
+  /** Called with each task's log as Create opens it (the daemon's own lines follow the newest; DaemonLogger). */
+  readonly followTaskLog?: (log: ContainerLogger) => void;
   readonly debug: boolean;
   /** Called when Shutdown finds no container left: the daemon exits (or lingers) after replying. */
   readonly requestShutdown: () => void;
@@ -169,6 +171,7 @@ export class TaskService {
     this.creating.add(req.id);
     this.deps.onBusy();
     const log = containerLogger(req.bundle, this.deps.debug, { namespace: this.deps.namespace, id: req.id });
+    this.deps.followTaskLog?.(log);
     try {
       const shimConfig = decodeRuntimeOptions(req.options);
       const settings = await withRunscPodRoot(resolveSettings(shimConfig, this.deps.namespace, req.bundle), req.bundle, req.id);

@@ -13,8 +13,8 @@ import { existsSync, mkdtempSync, readdirSync, rmdirSync, rmSync, writeFileSync 
 import os from 'node:os';
 import path from 'node:path';
 import {
-  Containerd, REFERENCE, TS_RUNC, busyboxImage, e2eSkipReason, runtimeFlags, runtimeSkipReason, sleep, tsShimSkipReason,
-  type RuntimeUnderTest,
+  Containerd, REFERENCE, TS_RUNC, TaskService, busyboxImage, e2eSkipReason, runtimeFlags, runtimeSkipReason, sleep, tsShimSkipReason,
+  withShim, type RuntimeUnderTest,
 } from './harness/index.js';
 
 /** One logrus text line, parsed. */
@@ -160,6 +160,32 @@ describe('shim logs in containerd\'s log', { skip }, () => {
       await sleep(500);
       const refErrors = shimLines(debugCd!, REFERENCE.runtime).filter((x) => x.fields.level === 'error');
       assert.deepEqual(refErrors.map((x) => x.raw), [], 'the reference shim logs no error line for a failed create');
+    }
+  });
+
+  test('ours: the shared daemon\'s own lines still reach containerd after the task that started it is gone', { timeout: 60_000 }, async () => {
+    // The daemon's stderr is the log fifo of the bundle whose start spawned it; containerd stops
+    // reading that fifo when that task is deleted. Its own lines must then go to a live task's fifo.
+    const first = newId('first');
+    const second = newId('second');
+    const flags = runtimeFlags(debugCd!, TS_RUNC);
+    await debugCd!.ctr.ok(['run', '-d', ...flags, image, first, 'sleep', '1000']);
+    await debugCd!.ctr.ok(['run', '-d', ...flags, image, second, 'sleep', '1000']);
+    try {
+      await debugCd!.ctr.run(['task', 'rm', '-f', first]);
+      await debugCd!.ctr.run(['containers', 'rm', first]);
+      // A request for a task this daemon does not have is logged by the daemon's own logger.
+      const ghost = newId('ghost');
+      await assert.rejects(withShim(debugCd!, 'logs', second, (client) => client.call(TaskService.method.state, { id: ghost })));
+      const l = await waitForLine(debugCd!, TS_RUNC.runtime, (x) => x.fields.id === ghost && x.fields.method === 'State', 'daemon line for the unknown task');
+      assertLogrusLayout(l);
+      assert.equal(l.fields.namespace, 'logs');
+      assert.match(l.fields.pid ?? '', /^\d+$/);
+    } finally {
+      await debugCd!.ctr.run(['task', 'rm', '-f', second]);
+      await debugCd!.ctr.run(['containers', 'rm', second]);
+      await debugCd!.ctr.run(['task', 'rm', '-f', first]);
+      await debugCd!.ctr.run(['containers', 'rm', first]);
     }
   });
 
