@@ -1,5 +1,5 @@
 // The posix_spawn path of ProcessMonitor.run (runtime/fast-spawn.ts), driven directly so it is
-// covered whether or not CONTAINERD_SHIM_TS_SPAWN=posix is set: statuses, captured output, stdin
+// covered whether or not CONTAINERD_SHIM_TS_SPAWN=libuv turns it off: statuses, captured output, stdin
 // bytes, fds given as stdio, default signal dispositions, timeouts and a missing program.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
