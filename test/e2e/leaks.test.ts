@@ -4,7 +4,7 @@
 // address/namespace/key, src/shim/address.ts), no runtime state, no bundles.
 //
 // Our shared daemon lingers after its last task (idle_exit_seconds); the test sets a short linger
-// through the default config file ($CONTAINERD_SHIM_TS_CONFIG), waits until the daemon has exited
+// through the default config file (the harness's shimHostConfig), waits until the daemon has exited
 // by itself, and only then looks. The same batch runs on the reference shim, which must leave
 // nothing behind either.
 import { after, before, describe, test } from 'node:test';
@@ -60,17 +60,13 @@ describe('no leaks after a batch of scenarios', { skip }, () => {
   let image = '';
   let confDir = '';
   const namespace = `leaks-${randomBytes(3).toString('hex')}`;
-  const savedEnv = process.env.CONTAINERD_SHIM_TS_CONFIG;
   /** Every container id the batch used, per runtime label. */
   const ids = new Map<string, string[]>();
 
   before(async () => {
     confDir = mkdtempSync(path.join(os.tmpdir(), 'shim-leaks-'));
-    const hostConfig = path.join(confDir, 'host.toml');
     // Only host-level keys: no-options runs still get runc on PATH.
-    writeFileSync(hostConfig, 'idle_exit_seconds = 1\n');
-    process.env.CONTAINERD_SHIM_TS_CONFIG = hostConfig;
-    cd = await Containerd.start({ namespace });
+    cd = await Containerd.start({ namespace, shimHostConfig: 'idle_exit_seconds = 1\n' });
     image = await cd.importImage(busyboxImage());
   }, { timeout: 120_000 });
 
@@ -80,8 +76,6 @@ describe('no leaks after a batch of scenarios', { skip }, () => {
     for (const c of existsSync(CGROUP_ROOT) ? readdirSync(CGROUP_ROOT) : []) {
       try { rmdirSync(path.join(CGROUP_ROOT, c, namespace)); } catch { /* absent or not empty */ }
     }
-    if (savedEnv === undefined) delete process.env.CONTAINERD_SHIM_TS_CONFIG;
-    else process.env.CONTAINERD_SHIM_TS_CONFIG = savedEnv;
     if (confDir) rmSync(confDir, { recursive: true, force: true });
   }, { timeout: 120_000 });
 

@@ -25,23 +25,19 @@ describe('runtime options and config files', { skip: e2eSkipReason() ?? tsShimSk
   let image = '';
   let confDir = '';
   let defaultFile = '';
-  const savedEnv = process.env.CONTAINERD_SHIM_TS_CONFIG;
 
   before(async () => {
     confDir = mkdtempSync(path.join(os.tmpdir(), 'shim-opts-'));
     defaultFile = path.join(confDir, 'default.toml');
     writeFileSync(defaultFile, '');
-    // The harness starts containerd with this process's environment, and containerd hands its
-    // environment to the shims it starts: this is how an operator points the shim elsewhere.
-    process.env.CONTAINERD_SHIM_TS_CONFIG = defaultFile;
-    cd = await Containerd.start({ namespace: NS });
+    // containerd hands its environment to the shims it starts: this is how an operator points the
+    // shim elsewhere. (The file is rewritten per test, so it is named here, not via shimHostConfig.)
+    cd = await Containerd.start({ namespace: NS, extraEnv: { CONTAINERD_SHIM_TS_CONFIG: defaultFile } });
     image = await cd.importImage(busyboxImage());
   }, { timeout: 120_000 });
 
   after(async () => {
     await cd?.stop();
-    if (savedEnv === undefined) delete process.env.CONTAINERD_SHIM_TS_CONFIG;
-    else process.env.CONTAINERD_SHIM_TS_CONFIG = savedEnv;
     if (confDir) rmSync(confDir, { recursive: true, force: true });
     // runc leaves the namespace's empty parent cgroups behind; rmdir removes only empty ones.
     for (const c of existsSync('/sys/fs/cgroup') ? readdirSync('/sys/fs/cgroup') : []) {
