@@ -49,21 +49,45 @@ export function formatLogLine(level: Level, message: string, fields: Record<stri
   return line + '\n';
 }
 
+/** The four levels over one `write`; debug lines only with -debug. */
+abstract class LevelLogger implements Logger {
+  protected constructor(protected readonly debugEnabled: boolean) {}
+
+  protected abstract write(level: Level, message: string, fields?: Record<string, unknown>): void;
+
+  debug(message: string, fields?: Record<string, unknown>): void {
+    if (this.debugEnabled) this.write('debug', message, fields);
+  }
+
+  info(message: string, fields?: Record<string, unknown>): void {
+    this.write('info', message, fields);
+  }
+
+  warn(message: string, fields?: Record<string, unknown>): void {
+    this.write('warning', message, fields);
+  }
+
+  error(message: string, fields?: Record<string, unknown>): void {
+    this.write('error', message, fields);
+  }
+}
+
 /** A logger writing logrus-style lines to a file descriptor. */
-export class FdLogger implements Logger {
+export class FdLogger extends LevelLogger {
   private fd: number;
 
   /** `owned`: the logger opened `fd` and closes it in `close()`. */
   constructor(
     fd: number,
-    private readonly debugEnabled: boolean,
+    debugEnabled: boolean,
     private readonly baseFields: Record<string, unknown> = {},
     private readonly owned = false,
   ) {
+    super(debugEnabled);
     this.fd = fd;
   }
 
-  private write(level: Level, message: string, fields?: Record<string, unknown>): void {
+  protected write(level: Level, message: string, fields?: Record<string, unknown>): void {
     if (this.fd >= 0) this.writeLine(formatLogLine(level, message, { ...this.baseFields, ...fields }));
   }
 
@@ -82,22 +106,6 @@ export class FdLogger implements Logger {
       // No reader on the log fifo (containerd restarting), or it is full: drop the line.
       return false;
     }
-  }
-
-  debug(message: string, fields?: Record<string, unknown>): void {
-    if (this.debugEnabled) this.write('debug', message, fields);
-  }
-
-  info(message: string, fields?: Record<string, unknown>): void {
-    this.write('info', message, fields);
-  }
-
-  warn(message: string, fields?: Record<string, unknown>): void {
-    this.write('warning', message, fields);
-  }
-
-  error(message: string, fields?: Record<string, unknown>): void {
-    this.write('error', message, fields);
   }
 
   /** Stops writing; closes the fd when this logger opened it. Idempotent. */
@@ -120,15 +128,16 @@ export class FdLogger implements Logger {
  * go to the log fifo of the newest task still here (containerd shows them under that task's shim,
  * with our own namespace/pid fields, not the task's id), and to stderr only when no task is left.
  */
-export class DaemonLogger implements Logger {
+export class DaemonLogger extends LevelLogger {
   private readonly stderr: FdLogger;
   /** Container loggers in Create order; closed ones are pruned as they are met. */
   private routes: FdLogger[] = [];
 
   constructor(
-    private readonly debugEnabled: boolean,
+    debugEnabled: boolean,
     private readonly baseFields: Record<string, unknown>,
   ) {
+    super(debugEnabled);
     this.stderr = new FdLogger(2, debugEnabled, baseFields);
   }
 
@@ -138,7 +147,7 @@ export class DaemonLogger implements Logger {
     if (container.open) this.routes.push(container);
   }
 
-  private write(level: Level, message: string, fields?: Record<string, unknown>): void {
+  protected write(level: Level, message: string, fields?: Record<string, unknown>): void {
     const line = formatLogLine(level, message, { ...this.baseFields, ...fields });
     for (;;) {
       const newest = this.routes[this.routes.length - 1];
@@ -153,22 +162,6 @@ export class DaemonLogger implements Logger {
       }
       this.routes.pop();
     }
-  }
-
-  debug(message: string, fields?: Record<string, unknown>): void {
-    if (this.debugEnabled) this.write('debug', message, fields);
-  }
-
-  info(message: string, fields?: Record<string, unknown>): void {
-    this.write('info', message, fields);
-  }
-
-  warn(message: string, fields?: Record<string, unknown>): void {
-    this.write('warning', message, fields);
-  }
-
-  error(message: string, fields?: Record<string, unknown>): void {
-    this.write('error', message, fields);
   }
 }
 
