@@ -138,7 +138,8 @@ export class DaemonLogger extends LevelLogger {
     private readonly baseFields: Record<string, unknown>,
   ) {
     super(debugEnabled);
-    this.stderr = new FdLogger(2, debugEnabled, baseFields);
+    // Only its writeLine is used: lines arrive formatted, with this logger's fields.
+    this.stderr = new FdLogger(2, debugEnabled);
   }
 
   /** A task's log fifo opened: the daemon's lines go there from now on, while it stays open. */

@@ -83,18 +83,18 @@ export function pump(src: Readable, dst: Writable, stop?: AbortSignal, fds?: Spl
   src.on('error', ignore);
   return new Promise((resolve) => {
     let done = false;
-    let zeroCopy = fds !== undefined;
+    /** Cleared for good by a splice error. */
+    let zeroCopy = fds;
     const result = { copiedBytes: 0, splicedBytes: 0 };
-    const spliceWaiting = (): void => {
-      if (fds === undefined) return;
+    const spliceWaiting = (pair: SpliceFds): void => {
       let moved = 0;
       while (moved < SPLICE_BUDGET) {
         if (done || src.destroyed || dst.destroyed || src.readableLength > 0 || dst.writableLength > 0) return;
         let n: number;
         try {
-          n = splice(fds.from, fds.to, SPLICE_CHUNK);
+          n = splice(pair.from, pair.to, SPLICE_CHUNK);
         } catch {
-          zeroCopy = false;
+          zeroCopy = undefined;
           return;
         }
         // -1: one side would block (nothing left, or the destination is full: the next chunk's
@@ -111,7 +111,7 @@ export function pump(src: Readable, dst: Writable, stop?: AbortSignal, fds?: Spl
         dst.once('drain', onDrain);
         return;
       }
-      if (zeroCopy) spliceWaiting();
+      if (zeroCopy) spliceWaiting(zeroCopy);
     };
     const onDrain = (): void => {
       src.resume();
