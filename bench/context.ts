@@ -1,6 +1,7 @@
 // What every section gets: the private containerd, the image, the two sides (reference shim and
 // ours) and the A B A B repetition loop that turns per-side samples into summaries.
 import { performance } from 'node:perf_hooks';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Containerd } from '../test/e2e/harness/containerd.js';
 import type { Ctr, CtrResult } from '../test/e2e/harness/ctr.js';
 import { runtimeFlags, type RuntimeUnderTest } from '../test/e2e/harness/runtimes.js';
@@ -127,13 +128,14 @@ function errorText(e: unknown): string {
  * `warmup` untimed rounds come first (fn sees a negative rep); their values are dropped.
  */
 export async function alternate<M extends string>(ctx: BenchContext, section: string, reps: number, metrics: readonly M[],
-  fn: (side: Side, rep: number) => Promise<Record<M, number>>, warmup = 0): Promise<Record<M, SideResults>> {
+  fn: (side: Side, rep: number) => Promise<Record<M, number>>, warmup = 0, gapMs = 0): Promise<Record<M, SideResults>> {
   const samples = new Map<SideKey, Record<string, number[]>>();
   const errors = new Map<SideKey, string>();
   for (let rep = -warmup; rep < reps; rep++) {
     for (const side of ctx.sides) {
       if (skipReason(ctx, side) !== undefined || errors.has(side.key)) continue;
       try {
+        if (gapMs > 0) await delay(gapMs);
         const values = await fn(side, rep);
         if (rep < 0) continue;
         const bySide = samples.get(side.key) ?? {};

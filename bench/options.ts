@@ -22,6 +22,12 @@ export interface BenchOptions {
   /** The two container counts of the memory measurement (e.g. 20 and 100). */
   readonly memSmall: number;
   readonly memLarge: number;
+  /**
+   * Idle time before each timed cold run and exec, ms, so one side's run never rides on the kernel
+   * state the other side's run just left warm (the cgroup-move lock stays fast for ~20–50 ms after
+   * a writer; docs/benchmarks.md, round 4).
+   */
+  readonly repGapMs: number;
   /** Repetitions per side of the whole memory ramp. */
   readonly memReps: number;
   /** How long to let shims settle before reading their memory, ms. */
@@ -41,11 +47,11 @@ export interface BenchOptions {
 }
 
 const FULL = {
-  coldReps: 20, execReps: 30, memSmall: 20, memLarge: 100, memReps: 2, memSettleMs: 1000, startParallelism: 4,
+  coldReps: 20, execReps: 30, repGapMs: 200, memSmall: 20, memLarge: 100, memReps: 2, memSettleMs: 1000, startParallelism: 4,
   throughputMiB: 1024, throughputReps: 5, concurrent: 50, concurrentReps: 3,
 };
 const QUICK: typeof FULL = {
-  coldReps: 3, execReps: 3, memSmall: 2, memLarge: 5, memReps: 1, memSettleMs: 200, startParallelism: 4,
+  coldReps: 3, execReps: 3, repGapMs: 50, memSmall: 2, memLarge: 5, memReps: 1, memSettleMs: 200, startParallelism: 4,
   throughputMiB: 64, throughputReps: 2, concurrent: 5, concurrentReps: 1,
 };
 
@@ -55,6 +61,7 @@ export const USAGE = `usage: npm run bench -- [flags]
   --sections a,b          subset of ${SECTIONS.join(',')}
   --sides a,b             subset of reference,ours (default both)
   --cold-reps N --exec-reps N
+  --rep-gap-ms N          idle time before each timed cold run and exec (default 200)
   --mem-small N --mem-large N --mem-reps N --mem-settle-ms N --start-parallelism N
   --throughput-mib N --throughput-reps N
   --concurrent N --concurrent-reps N
@@ -107,7 +114,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = p
     if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer ≥ ${min}, got ${JSON.stringify(v)}`);
     return n;
   };
-  const known = new Set(['quick', 'json-only', 'sections', 'sides', 'cold-reps', 'exec-reps', 'mem-small', 'mem-large', 'mem-reps',
+  const known = new Set(['quick', 'json-only', 'sections', 'sides', 'cold-reps', 'exec-reps', 'rep-gap-ms', 'mem-small', 'mem-large', 'mem-reps',
     'mem-settle-ms', 'start-parallelism', 'throughput-mib', 'throughput-reps', 'concurrent', 'concurrent-reps', 'ours-oci']);
   for (const name of given.keys()) if (!known.has(name)) throw new Error(`unknown flag --${name}\n${USAGE}`);
   const oci = get('ours-oci') ?? 'runc';
@@ -121,6 +128,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = p
     sides: list(get('sides') ?? 'reference,ours', ['reference', 'ours'] as const, 'side'),
     coldReps: int('cold-reps', base.coldReps),
     execReps: int('exec-reps', base.execReps),
+    repGapMs: int('rep-gap-ms', base.repGapMs, 0),
     memSmall,
     memLarge,
     memReps: int('mem-reps', base.memReps),

@@ -20,6 +20,6 @@ export async function coldSection(ctx: BenchContext): Promise<MetricResult[]> {
   // The warm-up pulls the snapshot and binaries into the page cache; a shim that cannot run a
   // container at all fails there once rather than on every rep.
   const results = await alternate(ctx, 'cold', ctx.options.coldReps, ['coldRunMs'],
-    async (side) => ({ coldRunMs: await runTrue(ctx, side) }), 1);
+    async (side) => ({ coldRunMs: await runTrue(ctx, side) }), 1, ctx.options.repGapMs);
   return [result(METRICS.coldRunMs, results.coldRunMs)];
 }

@@ -23,7 +23,7 @@ export async function execSection(ctx: BenchContext): Promise<MetricResult[]> {
       const { ms, value } = await timed(() => ctx.ctr.run(['task', 'exec', '--exec-id', execId, id, '/bin/true'], { timeoutMs: 30_000 }));
       check(value, `ctr task exec ${id} ${execId}`);
       return { execMs: ms };
-    }, 1);
+    }, 1, ctx.options.repGapMs);
     return [result(METRICS.execMs, results.execMs)];
   } finally {
     await removeContainers(ctx, [...running.values()]);

@@ -38,6 +38,8 @@ test('parseOptions: quick defaults, flags over env, validation', () => {
   assert.equal(mixed.coldReps, 7);
   assert.equal(mixed.execReps, 4);
   assert.deepEqual(mixed.sections, ['cold', 'exec']);
+  assert.equal(parseOptions(['--rep-gap-ms', '0'], {}).repGapMs, 0);
+  assert.equal(full.repGapMs, 200);
   assert.throws(() => parseOptions(['--sections', 'bogus'], {}), /unknown section/);
   assert.throws(() => parseOptions(['--mem-small', '10', '--mem-large', '10'], {}), /larger/);
   assert.throws(() => parseOptions(['--cold-reps', '0'], {}), /integer/);
