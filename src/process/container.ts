@@ -6,6 +6,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { OciRuntime, runtimeFailureMessage, type OciProcess, type ProcessMonitor } from '../runtime/index.js';
 import type { CgroupPaths } from './cgroup-paths.js';
+import { cgroupWarmup } from './cgroup-warmup.js';
 import { ProcessError, execNotFound, invalidArgument, unknownError } from './errors.js';
 import type { ContainerContext } from './context.js';
 import { readPidFile } from './context.js';
@@ -81,10 +82,17 @@ export class Container {
       log: services.log,
       oom: new OomMonitor(request.id, services.emit, services.log),
     };
+    // From the first step: `runtime create` moves the init into its cgroups (cgroup-warmup.ts).
+    const releaseWarmup = cgroupWarmup.hold();
     const rootfsPath = request.rootfs.length > 0 ? path.join(request.bundle, 'rootfs') : '';
     if (rootfsPath) {
-      mkdirSync(rootfsPath, { recursive: true, mode: 0o711 });
-      mountAll(request.rootfs, rootfsPath);
+      try {
+        mkdirSync(rootfsPath, { recursive: true, mode: 0o711 });
+        mountAll(request.rootfs, rootfsPath);
+      } catch (err) {
+        releaseWarmup();
+        throw err;
+      }
     }
     let io: ProcessIO | undefined;
     let created = false;
@@ -105,6 +113,8 @@ export class Container {
           });
         } catch (err) {
           throw unknownError(runtimeFailureMessage('OCI runtime create failed', err), err);
+        } finally {
+          releaseWarmup();
         }
         created = true;
         pid = readPidFile(pidFile);
@@ -112,11 +122,13 @@ export class Container {
         ctx.oom.watch(pid);
         await io.connect();
       }
+      releaseWarmup();
       let container: Container | undefined;
       const init = new InitProcess(ctx, io, request.stdio, pid, checkpoint, needsKillAllOnExit(request.bundle), () => container?.runningExecs() ?? []);
       container = new Container(ctx, init, rootfsPath);
       return container;
     } catch (err) {
+      releaseWarmup();
       ctx.oom.close();
       // Unlike the reference, never leave a runtime container behind a failed Create.
       // runsc may leave a sandbox and state behind a create that failed half way; the exact-id
@@ -156,7 +168,7 @@ export class Container {
   }
 
   start(execId: string): Promise<number> {
-    return execId === '' ? this.init.start() : this.exec(execId).start();
+    return execId === '' ? this.init.start() : this.exec(execId).start(this.init.freezeStatus !== undefined);
   }
 
   state(execId: string): ProcessState {

@@ -5,14 +5,33 @@
  */
 import { rmSync } from 'node:fs';
 import path from 'node:path';
-import { runtimeFailureMessage, type OciProcess, type ProcessExit } from '../runtime/index.js';
+import { runtimeFailureMessage, type ExecOptions, type OciProcess, type PreparedExec, type ProcessExit, type RuntimeKind } from '../runtime/index.js';
+import { cgroupWarmup } from './cgroup-warmup.js';
 import { ProcessError, unknownError } from './errors.js';
 import type { ContainerContext } from './context.js';
 import { readPidFile } from './context.js';
 import { Mutex, Signal } from './mutex.js';
-import { ProcessIO } from './process-io.js';
+import { ProcessIO, type ProcessIOSettings } from './process-io.js';
 import { execRefusal, type ExecStatus } from './state.js';
 import type { DeleteResult, ExitRecord, ProcessState, StdioConfig } from './types.js';
+
+/** What Exec prepared for Start: stdio (or why it failed) and, when it could, the runtime. */
+interface EarlyStart {
+  readonly io?: ProcessIO;
+  readonly ioError?: unknown;
+  readonly prepared?: PreparedExec;
+}
+
+/** Longest a prepared runtime waits for its Start (containerd sends Start within milliseconds). */
+const EARLY_EXEC_LIMIT_MS = 10_000;
+
+/**
+ * Only runc: a Go binary whose start-up is worth hiding (crun is C and starts in about a
+ * millisecond; runsc's exec differs). CONTAINERD_SHIM_TS_EARLY_EXEC=0 turns it off.
+ */
+function prepareEarlyFor(kind: RuntimeKind): boolean {
+  return kind === 'runc' && process.env['CONTAINERD_SHIM_TS_EARLY_EXEC'] !== '0';
+}
 
 export class ExecProcess {
   private status: ExecStatus = 'created';
@@ -26,12 +45,74 @@ export class ExecProcess {
   /** Fired once the exit is recorded and its TaskExit queued (or when Start failed: Wait returns at once). */
   readonly exitPublished = new Signal<ExitRecord>();
 
+  /** Start follows Exec within milliseconds: its `runtime exec` finds the cgroup lock warm (cgroup-warmup.ts). */
+  private readonly releaseEarlyWarmup = cgroupWarmup.hold(2000);
+
+  /** Stdio and the runtime, begun at Exec (see {@link prepareEarly}); taken by Start or Delete. */
+  private early: Promise<EarlyStart> | undefined;
+
   constructor(
     private readonly ctx: ContainerContext,
     readonly execId: string,
     private readonly spec: OciProcess,
     readonly stdio: StdioConfig,
-  ) {}
+  ) {
+    if (prepareEarlyFor(ctx.runtimeKind)) this.early = this.prepareEarly();
+  }
+
+  private get ioSettings(): ProcessIOSettings {
+    return { ...this.ctx.settings, containerId: this.ctx.id, namespace: this.ctx.namespace, bundle: this.ctx.bundle };
+  }
+
+  private get runtimeSpec(): OciProcess {
+    return { ...this.spec, terminal: this.stdio.terminal };
+  }
+
+  private execOptions(io: ProcessIO): ExecOptions {
+    return {
+      detach: true,
+      pidFile: this.pidFile,
+      ...(this.ctx.runtimeKind === 'runsc' ? { internalPidFile: this.internalPidFile } : {}),
+      ...(io.consoleSocketPath ? { consoleSocket: io.consoleSocketPath } : {}),
+      stdio: io.runtimeStdio,
+    };
+  }
+
+  /**
+   * At Exec: prepares stdio and starts the runtime with the spec still held back, so its start-up
+   * overlaps containerd's Exec → Start round trip (OciRuntime.prepareExec). A stdio failure is
+   * kept for Start to report, as if Start had prepared it; a runtime that cannot be prepared only
+   * means Start runs a plain exec. Unused for {@link EARLY_EXEC_LIMIT_MS}, the runtime is let go.
+   */
+  private async prepareEarly(): Promise<EarlyStart> {
+    let io: ProcessIO;
+    try {
+      io = await ProcessIO.prepare(this.stdio, this.ioSettings, 'exec');
+    } catch (ioError) {
+      return { ioError };
+    }
+    try {
+      const prepared = await this.ctx.runtime.prepareExec(this.ctx.id, this.runtimeSpec, this.execOptions(io));
+      setTimeout(() => void prepared.cancel(), EARLY_EXEC_LIMIT_MS).unref();
+      return { io, prepared };
+    } catch (err) {
+      this.ctx.log.debug('exec not prepared early', { exec_id: this.execId, error: String(err) });
+      return { io };
+    }
+  }
+
+  private async takeEarly(): Promise<EarlyStart | undefined> {
+    const early = this.early;
+    this.early = undefined;
+    return early;
+  }
+
+  /** A created exec going away unstarted: let its runtime go and close its stdio. */
+  private async dropEarly(): Promise<void> {
+    const early = await this.takeEarly();
+    await early?.prepared?.cancel();
+    await early?.io?.dispose();
+  }
 
   get pid(): number {
     return this.pidValue;
@@ -68,35 +149,44 @@ export class ExecProcess {
     return path.join(this.ctx.bundle, `${this.execId}.internal.pid`);
   }
 
-  /** Start(exec): prepare stdio, `runtime exec --detach`, connect stdio, queue TaskExecStarted. */
-  start(): Promise<number> {
+  /**
+   * Start(exec): stdio and `runtime exec --detach` (both begun at Exec when prepared early), then
+   * connect stdio and queue TaskExecStarted. `frozen`: the container is paused or pausing now.
+   */
+  start(frozen = false): Promise<number> {
     return this.mutex.run(async () => {
       const refusal = execRefusal('start', this.status);
       if (refusal) throw refusal;
-      const io = await ProcessIO.prepare(this.stdio, { ...this.ctx.settings, containerId: this.ctx.id, namespace: this.ctx.namespace, bundle: this.ctx.bundle }, 'exec');
+      const early = await this.takeEarly();
+      if (early?.ioError !== undefined) throw early.ioError;
+      const io = early?.io ?? (await ProcessIO.prepare(this.stdio, this.ioSettings, 'exec'));
       this.io = io;
       const starting = new Signal();
       this.starting = starting;
       try {
-        const runsc = this.ctx.runtimeKind === 'runsc';
+        const releaseWarmup = cgroupWarmup.hold();
+        this.releaseEarlyWarmup();
+        const prepared = early?.prepared;
         try {
-          await this.ctx.runtime.exec(this.ctx.id, { ...this.spec, terminal: this.stdio.terminal }, {
-            detach: true,
-            pidFile: this.pidFile,
-            ...(runsc ? { internalPidFile: this.internalPidFile } : {}),
-            ...(io.consoleSocketPath ? { consoleSocket: io.consoleSocketPath } : {}),
-            stdio: io.runtimeStdio,
-          });
+          // A runtime that loaded the container's state before a pause must not be let in now:
+          // a plain exec asks the runtime afresh.
+          if (prepared && !prepared.stale && !frozen) await prepared.run();
+          else {
+            await prepared?.cancel();
+            await this.ctx.runtime.exec(this.ctx.id, this.runtimeSpec, this.execOptions(io));
+          }
         } catch (err) {
           await io.dispose();
           this.io = undefined;
           // Like the reference: the exec stays created and its Wait returns at once (status 0, no time).
           this.exitPublished.fire({ exitStatus: 0, exitedAt: undefined });
           throw unknownError(runtimeFailureMessage('OCI runtime exec failed', err), err);
+        } finally {
+          releaseWarmup();
         }
         const pid = readPidFile(this.pidFile);
         this.pidValue = pid;
-        if (runsc) {
+        if (this.ctx.runtimeKind === 'runsc') {
           try {
             this.internalPid = readPidFile(this.internalPidFile);
           } catch {
@@ -183,6 +273,7 @@ export class ExecProcess {
     return this.mutex.run(async () => {
       const refusal = execRefusal('delete', this.status);
       if (refusal) throw refusal;
+      await this.dropEarly();
       if (this.io) {
         await this.io.waitDrained(2000).catch(() => undefined);
         await this.io.dispose();
@@ -206,6 +297,7 @@ export class ExecProcess {
 
   /** Releases stdio when the whole container goes away. */
   async dispose(): Promise<void> {
+    await this.dropEarly();
     await this.io?.dispose();
   }
 }

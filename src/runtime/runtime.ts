@@ -6,7 +6,8 @@
  * from where it ended before the command, so a stale record from an earlier failure is not
  * reported).
  */
-import { mkdtempSync, openSync, readSync, closeSync, fstatSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, openSync, readSync, closeSync, fstatSync, rmSync, writeFileSync, writeSync, constants as fsConstants } from 'node:fs';
+import { mkfifo, setPipeSize } from '../sys/index.js';
 import os from 'node:os';
 import path from 'node:path';
 import { enterCrunNamespace, crunNeedsPrivateNamespace, type CrunNamespace } from './crun-hybrid.js';
@@ -19,10 +20,13 @@ import {
   type CheckpointOptions, type CreateOptions, type DeleteOptions, type EventsOptions, type ExecOptions,
   type KillOptions, type RestoreOptions, type RunOptions,
 } from './options.js';
-import type { ContainerState, OciProcess, RuntimeConfig, RuntimeEvent, RuntimeKind, RuntimeStats, RuntimeStdio, RuntimeVersion } from './types.js';
+import type { ContainerState, OciProcess, PreparedExec, RuntimeConfig, RuntimeEvent, RuntimeKind, RuntimeStats, RuntimeStdio, RuntimeVersion } from './types.js';
 import { checkBinary } from './validate.js';
 import { runscHasContainer } from './runsc-ids.js';
 import { parseVersion } from './version.js';
+
+/** What a fifo holds before F_SETPIPE_SZ (Linux: 16 pages). */
+const PIPE_DEFAULT_CAPACITY = 65536;
 
 /** How one invocation's stdio is wired. */
 interface Invocation {
@@ -36,6 +40,8 @@ interface Invocation {
   readonly statusIsResult?: boolean;
   /** The existing container the verb names (runsc: checked exactly first, see runsc-ids.ts). */
   readonly target?: string;
+  /** Called once the command was spawned: it holds its own copies of the stdio fds from then on. */
+  readonly onSpawned?: () => void;
 }
 
 const versionCache = new Map<string, Promise<RuntimeVersion>>();
@@ -141,10 +147,11 @@ export class OciRuntime {
     return parsed;
   }
 
-  private async spawn(binary: string, args: readonly string[], inv: { stdio?: RuntimeStdio; input?: Buffer }): Promise<CommandResult> {
+  private async spawn(binary: string, args: readonly string[], inv: { stdio?: RuntimeStdio; input?: Buffer; onSpawned?: () => void }): Promise<CommandResult> {
     const stdio = inv.stdio;
     try {
-      return await this.monitor.run({
+      // run() spawns before it returns (posix_spawn and child_process alike).
+      const running = this.monitor.run({
         binary,
         args,
         stdin: inv.input ?? stdio?.stdin ?? 'null',
@@ -153,6 +160,8 @@ export class OciRuntime {
         env: runtimeEnv(),
         ...(this.config.commandTimeoutMs ? { timeoutMs: this.config.commandTimeoutMs } : {}),
       });
+      inv.onSpawned?.();
+      return await running;
     } catch (err) {
       if (err instanceof SpawnError) {
         throw new RuntimeError(
@@ -290,6 +299,90 @@ export class OciRuntime {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  }
+
+  /**
+   * `exec` in two steps. This starts the runtime now, with a fifo as its process file: it loads
+   * itself and the container's state, opens the fifo and waits there. {@link PreparedExec.run}
+   * then writes the spec into the fifo and resolves like {@link exec}; {@link PreparedExec.cancel}
+   * writes it a spec that is not JSON, so the runtime fails to parse it and exits without having
+   * entered the container. For runc that start-up is 7–9 ms of the ≈ 25 ms an exec takes, and the
+   * Exec → Start round trip of containerd hides it (docs/benchmarks.md, round 4).
+   */
+  async prepareExec(id: string, processSpec: OciProcess, options: ExecOptions = {}): Promise<PreparedExec> {
+    if (!processSpec || typeof processSpec !== 'object' || typeof processSpec.cwd !== 'string') {
+      throw new RuntimeArgumentError('exec: the process spec needs at least "cwd" (and "args")');
+    }
+    const kind = await this.kind();
+    const spec = Buffer.from(JSON.stringify(processSpec));
+    const base = process.env['XDG_RUNTIME_DIR'] || os.tmpdir();
+    const dir = mkdtempSync(path.join(base, 'runc-process'));
+    const fifo = path.join(dir, 'process.json');
+    let writer: number | undefined;
+    try {
+      mkfifo(fifo, 0o600);
+      // Read-write: the open never waits for the runtime, and the runtime's own open finds a
+      // writer at once. The whole spec must fit in the fifo, so handing it over never blocks.
+      writer = openSync(fifo, fsConstants.O_RDWR | fsConstants.O_NONBLOCK);
+      if (spec.length > PIPE_DEFAULT_CAPACITY) setPipeSize(writer, spec.length);
+    } catch (err) {
+      if (writer !== undefined) closeSync(writer);
+      rmSync(dir, { recursive: true, force: true });
+      throw err;
+    }
+    let exited = false;
+    let spawned: () => void = () => undefined;
+    const started = new Promise<void>((resolve) => {
+      spawned = resolve;
+    });
+    const closeWriter = (): void => {
+      if (writer === undefined) return;
+      closeSync(writer);
+      writer = undefined;
+    };
+    // Our end stays open until the runtime exits: a fifo nobody holds loses what it buffers, and
+    // the runtime may not have opened it yet when the spec is written (it needs no EOF: it stops
+    // reading at the end of the JSON value).
+    const result = this.invoke(renderExec(id, fifo, options, kind), {
+      stdio: options.stdio ?? {},
+      touchesCgroups: true,
+      statusIsResult: !options.detach,
+      target: id,
+      onSpawned: spawned,
+    }).finally(() => {
+      exited = true;
+      closeWriter();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    result.catch(() => undefined);
+    // Like exec(): once this resolves the runtime holds the stdio fds, and the caller may close its own.
+    await Promise.race([started, result.then(() => undefined, () => undefined)]);
+    const hand = (bytes: Buffer): void => {
+      if (writer === undefined) return;
+      if (writeSync(writer, bytes) !== bytes.length) {
+        throw new RuntimeArgumentError('exec: the process spec did not fit in the process fifo');
+      }
+    };
+    let used = false;
+    return {
+      get stale() {
+        return used || exited;
+      },
+      run: async () => {
+        if (used) throw new RuntimeArgumentError('prepared exec already used or cancelled');
+        used = true;
+        hand(spec);
+        return (await result).exitStatus;
+      },
+      cancel: async () => {
+        if (!used) {
+          used = true;
+          // Not JSON: the runtime fails to parse it and exits before it touches the container.
+          hand(Buffer.from('!'));
+        }
+        await result.catch(() => undefined);
+      },
+    };
   }
 
   /** `ps --format json <id>`: host pids (runsc: sandbox-internal pids). */

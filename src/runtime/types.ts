@@ -128,3 +128,13 @@ export interface OciProcess {
   readonly selinuxLabel?: string;
   readonly [key: string]: unknown;
 }
+
+/** A runtime `exec` started ahead of its spec (`OciRuntime.prepareExec`). */
+export interface PreparedExec {
+  /** Cannot run: already run or cancelled, or the runtime exited before its spec (it failed, or timed out). */
+  readonly stale: boolean;
+  /** Hands the spec over; resolves or rejects exactly like `exec` with the same options. Once. */
+  run(): Promise<number>;
+  /** Gives up: the runtime reads a spec that is not JSON and exits without entering the container. */
+  cancel(): Promise<void>;
+}

@@ -1,0 +1,189 @@
+/**
+ * Every new container process (the init at create, each exec at start) is moved into the
+ * container's cgroups by the OCI runtime writing its pid to `cgroup.procs`. The kernel guards such
+ * moves with one global lock, and a writer that finds nobody wrote for a while first waits out an
+ * RCU grace period: 5–20 ms on the hosts measured, the largest single step of a `runc exec`
+ * (docs/benchmarks.md, round 4). A writer that comes within about one grace period of the previous
+ * one pays nothing.
+ *
+ * So just before we start a runtime command that will move a process, we make that first write
+ * ourselves, off the event loop: our own pid into the cgroup we are already in (a move to where it
+ * is: nothing changes). The grace period then runs while the runtime is still starting up (its Go
+ * runtime, state and spec loading, namespace entry take longer than the period), and the
+ * runtime's own write finds the lock warm. Failing writes (read-only cgroupfs, no permission) only
+ * switch the warm-up off; they never fail the call it precedes.
+ */
+import { open, readFile, type FileHandle } from 'node:fs/promises';
+import { setTimeout as delay } from 'node:timers/promises';
+import path from 'node:path';
+import { parseProcCgroup } from './cgroup-paths.js';
+
+/** A mounted cgroup hierarchy: the controller key as in {@link parseProcCgroup}, where it is mounted, and which of its directories the mount shows as its root. */
+interface CgroupMount {
+  readonly key: string;
+  readonly mountPoint: string;
+  readonly root: string;
+}
+
+/** The cgroup (v1 or v2) mounts of `/proc/self/mountinfo`, first one per controller key. */
+export function parseCgroupMounts(mountinfo: string): CgroupMount[] {
+  const mounts: CgroupMount[] = [];
+  const seen = new Set<string>();
+  for (const line of mountinfo.split('\n')) {
+    const dash = line.indexOf(' - ');
+    if (dash < 0) continue;
+    const fields = line.slice(0, dash).split(' ');
+    const [fsType, , superOptions = ''] = line.slice(dash + 3).split(' ');
+    const root = unescapeMountField(fields[3] ?? '');
+    const mountPoint = unescapeMountField(fields[4] ?? '');
+    const keys = fsType === 'cgroup2' ? [''] : fsType === 'cgroup' ? cgroupV1Keys(superOptions) : [];
+    for (const key of keys) {
+      if (seen.has(key)) continue;
+      seen.add(key);
+      mounts.push({ key, mountPoint, root });
+    }
+  }
+  return mounts;
+}
+
+const V1_NON_CONTROLLER_OPTIONS = new Set(['rw', 'ro', 'noprefix', 'clone_children', 'xattr', 'favordynmods', 'cpuset_v2_mode']);
+
+function cgroupV1Keys(superOptions: string): string[] {
+  return superOptions
+    .split(',')
+    .filter((o) => !V1_NON_CONTROLLER_OPTIONS.has(o) && !o.startsWith('release_agent='))
+    .map((o) => o.replace(/^name=/, ''));
+}
+
+/** mountinfo escapes space, tab, newline and backslash as octal. */
+function unescapeMountField(field: string): string {
+  return field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
+}
+
+/**
+ * The `cgroup.procs` file of the cgroup `cgroupPath` (as `/proc/self/cgroup` names it) in `mount`,
+ * or undefined when that cgroup is outside what the mount shows.
+ */
+export function procsFileFor(mount: CgroupMount, cgroupPath: string): string | undefined {
+  const rel = path.posix.relative(mount.root, cgroupPath);
+  if (rel.startsWith('..') || path.posix.isAbsolute(rel)) return undefined;
+  return path.posix.join(mount.mountPoint, rel, 'cgroup.procs');
+}
+
+/** Errors after which a write was still a writer of the lock (the kernel checks these after taking it). */
+const WARMED_DESPITE = new Set(['EBUSY', 'EOPNOTSUPP']);
+
+/**
+ * How often the lock is written while held: well inside the grace period after the last writer in
+ * which a new writer is still fast (20–50 ms measured), so the runtime's write always lands in it.
+ */
+const REWRITE_INTERVAL_MS = 5;
+
+export class CgroupWarmup {
+  private holders = 0;
+  private loop: Promise<void> | undefined;
+  private disabled: boolean;
+  private mounts: CgroupMount[] | undefined;
+  /** `/proc/self/cgroup`, kept open and re-read at offset 0 (the kernel renders it afresh). */
+  private ownCgroups: FileHandle | undefined;
+  private target: { readonly file: string; readonly handle: FileHandle } | undefined;
+  private readonly pidText = Buffer.from(`${process.pid}\n`);
+  /** Completed writes, for tests and diagnostics. */
+  writes = 0;
+
+  constructor(enabled = process.env['CONTAINERD_SHIM_TS_CGROUP_WARMUP'] !== '0') {
+    this.disabled = !enabled;
+  }
+
+  /**
+   * Keeps the lock warm until the returned function is called (once the runtime command that moves
+   * a process has returned), or for at most `maxMs`. Never throws, never blocks the event loop.
+   */
+  hold(maxMs = 60_000): () => void {
+    if (this.disabled) return () => undefined;
+    this.holders++;
+    this.loop ??= this.run().finally(() => {
+      this.loop = undefined;
+    });
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      clearTimeout(timer);
+      this.holders--;
+    };
+    const timer = setTimeout(release, maxMs);
+    timer.unref();
+    return release;
+  }
+
+  /** Resolves once no warm-up is under way (tests). */
+  async settled(): Promise<void> {
+    while (this.loop) await this.loop;
+  }
+
+  /** Drops the files kept open (tests; a daemon keeps them for its life). */
+  async close(): Promise<void> {
+    await this.settled();
+    await this.target?.handle.close().catch(() => undefined);
+    await this.ownCgroups?.close().catch(() => undefined);
+    this.target = undefined;
+    this.ownCgroups = undefined;
+  }
+
+  private async run(): Promise<void> {
+    try {
+      // The first write waits out the grace period; the ones after it are cheap and keep it passed.
+      while (this.holders > 0 && !this.disabled) {
+        const handle = await this.ownProcsFile();
+        if (!handle) {
+          this.disabled = true;
+          return;
+        }
+        await this.writeOnce(handle);
+        if (this.holders > 0) await delay(REWRITE_INTERVAL_MS);
+      }
+    } catch {
+      this.disabled = true;
+    }
+  }
+
+  private async writeOnce(handle: FileHandle): Promise<void> {
+    try {
+      await handle.write(this.pidText, 0, this.pidText.length, 0);
+      this.writes++;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? '';
+      if (WARMED_DESPITE.has(code)) this.writes++;
+      else this.disabled = true;
+    }
+  }
+
+  /**
+   * `cgroup.procs` of the cgroup we are in now. Where we are is read before every write, so a
+   * write never moves us anywhere (should something else have moved us, we follow).
+   */
+  private async ownProcsFile(): Promise<FileHandle | undefined> {
+    this.mounts ??= parseCgroupMounts(await readFile('/proc/self/mountinfo', 'utf8'));
+    this.ownCgroups ??= await open('/proc/self/cgroup', 'r');
+    const buf = Buffer.alloc(8192);
+    const { bytesRead } = await this.ownCgroups.read(buf, 0, buf.length, 0);
+    const ours = parseProcCgroup(buf.toString('utf8', 0, bytesRead));
+    let file: string | undefined;
+    for (const mount of this.mounts) {
+      const cgroup = ours.get(mount.key);
+      file = cgroup === undefined ? undefined : procsFileFor(mount, cgroup);
+      if (file) break;
+    }
+    if (!file) return undefined;
+    if (this.target?.file !== file) {
+      await this.target?.handle.close().catch(() => undefined);
+      this.target = undefined;
+      this.target = { file, handle: await open(file, 'w') };
+    }
+    return this.target.handle;
+  }
+}
+
+/** One per process: the lock it warms is one per kernel. */
+export const cgroupWarmup = new CgroupWarmup();
