@@ -20,6 +20,11 @@ interface EarlyStart {
   readonly io?: ProcessIO;
   readonly ioError?: unknown;
   readonly prepared?: PreparedExec;
+  /**
+   * Pipes only: the client's output fifos opened and their copies running from Exec on, so the
+   * output and its EOF are handled while the runtime still starts, not after it returned.
+   */
+  readonly connecting?: Promise<void>;
 }
 
 /** Longest a prepared runtime waits for its Start (containerd sends Start within milliseconds). */
@@ -50,6 +55,7 @@ export class ExecProcess {
 
   /** Stdio and the runtime, begun at Exec (see {@link prepareEarly}); taken by Start or Delete. */
   private early: Promise<EarlyStart> | undefined;
+  private stdinCloseRequested = false;
 
   constructor(
     private readonly ctx: ContainerContext,
@@ -94,7 +100,12 @@ export class ExecProcess {
     try {
       const prepared = await this.ctx.runtime.prepareExec(this.ctx.id, this.runtimeSpec, this.execOptions(io));
       setTimeout(() => void prepared.cancel(), EARLY_EXEC_LIMIT_MS).unref();
-      return { io, prepared };
+      // The runtime holds its own copies of the container's ends now; a console exists only
+      // once the runtime ran, so only pipes connect this early.
+      if (this.stdio.terminal) return { io, prepared };
+      const connecting = io.connectOutputs();
+      connecting.catch(() => undefined);
+      return { io, prepared, connecting };
     } catch (err) {
       this.ctx.log.debug('exec not prepared early', { exec_id: this.execId, error: String(err) });
       return { io };
@@ -112,6 +123,7 @@ export class ExecProcess {
     const early = await this.takeEarly();
     await early?.prepared?.cancel();
     await early?.io?.dispose();
+    await early?.connecting?.catch(() => undefined);
   }
 
   get pid(): number {
@@ -159,8 +171,24 @@ export class ExecProcess {
       if (refusal) throw refusal;
       const early = await this.takeEarly();
       if (early?.ioError !== undefined) throw early.ioError;
-      const io = early?.io ?? (await ProcessIO.prepare(this.stdio, this.ioSettings, 'exec'));
+      let io = early?.io ?? (await ProcessIO.prepare(this.stdio, this.ioSettings, 'exec'));
+      let prepared = early?.prepared;
+      let connecting = early?.connecting;
+      // A runtime that loaded the container's state before a pause must not be let in now, and
+      // one that is gone cannot be: a plain exec asks the runtime afresh, with fresh stdio when
+      // the early copies already let go of the container's ends.
+      if (prepared && (prepared.stale || frozen)) {
+        await prepared.cancel();
+        prepared = undefined;
+        if (connecting) {
+          await io.dispose();
+          await connecting.catch(() => undefined);
+          connecting = undefined;
+          io = await ProcessIO.prepare(this.stdio, this.ioSettings, 'exec');
+        }
+      }
       this.io = io;
+      if (this.stdinCloseRequested) await io.closeStdin();
       const starting = new Signal();
       this.starting = starting;
       try {
@@ -170,11 +198,8 @@ export class ExecProcess {
         try {
           // A runtime that loaded the container's state before a pause must not be let in now:
           // a plain exec asks the runtime afresh.
-          if (prepared && !prepared.stale && !frozen) await prepared.run();
-          else {
-            await prepared?.cancel();
-            await this.ctx.runtime.exec(this.ctx.id, this.runtimeSpec, this.execOptions(io));
-          }
+          if (prepared) await prepared.run();
+          else await this.ctx.runtime.exec(this.ctx.id, this.runtimeSpec, this.execOptions(io));
         } catch (err) {
           await io.dispose();
           this.io = undefined;
@@ -197,6 +222,7 @@ export class ExecProcess {
           this.ctx.log.error('waiting for exec exit failed', { exec_id: this.execId, error: String(err) });
         });
         try {
+          await connecting;
           await io.connect();
         } catch (err) {
           // The process runs but its stdio could not be wired: do not leak it (the reference does).
@@ -292,7 +318,11 @@ export class ExecProcess {
   }
 
   async closeStdin(): Promise<void> {
-    await this.io?.closeStdin();
+    // CloseIO may come before Start (the client's stdin ended early): it then reaches the stdio
+    // prepared at Exec, and any stdio Start makes afresh.
+    this.stdinCloseRequested = true;
+    const early = this.early ? await this.early : undefined;
+    await (this.io ?? early?.io)?.closeStdin();
   }
 
   /** Releases stdio when the whole container goes away. */

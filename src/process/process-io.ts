@@ -101,6 +101,20 @@ export class ProcessIO {
     }
   }
 
+  /**
+   * Pipes only, before connect(): the output half of it, for a runtime that already holds the
+   * container's ends but has not run the process yet; connect() then does the rest (stdin).
+   * Resolves at once for a console, which exists only once the runtime ran.
+   */
+  async connectOutputs(): Promise<void> {
+    if (this.io instanceof ConsoleIO) return;
+    try {
+      await this.io.startOutputs();
+    } catch (err) {
+      throw stdioFailure('failed to start io pipe copy', err);
+    }
+  }
+
   /** The process exited: a console drains and then gives the client EOF. */
   processExited(): void {
     if (this.io instanceof ConsoleIO) this.io.processExited();

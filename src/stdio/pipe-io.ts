@@ -75,7 +75,7 @@ export class PipeIO {
   private logger: BinaryLogger | undefined;
   private stdinWriter: number | undefined;
   private stdinClosed = false;
-  private started = false;
+  private started: 'none' | 'outputs' | 'all' = 'none';
   private disposing: Promise<void> | undefined;
 
   private constructor(
@@ -156,12 +156,28 @@ export class PipeIO {
   /**
    * After the runtime command succeeded: drops the shim's copies of the container-side ends (so the
    * output pipes reach EOF when the container's last writer closes), opens the client's fifos —
-   * waiting up to 30 s for its readers — and starts the copies. Call once.
+   * waiting up to 30 s for its readers — and starts the copies. Call once (or after
+   * {@link startOutputs}, which then leaves only stdin to do).
    */
   async start(): Promise<void> {
-    if (this.started) throw new StdioError('invalid-argument', 'stdio already started');
+    if (this.started === 'all') throw new StdioError('invalid-argument', 'stdio already started');
+    if (this.started === 'none') await this.startOutputs();
+    this.started = 'all';
+    if (this.mode.kind === 'binary' || this.mode.kind === 'null') return;
     if (this.disposing) throw new StdioError('canceled', 'stdio disposed');
-    this.started = true;
+    if (this.stdinPipe) this.startStdin(this.stdinPipe.write);
+  }
+
+  /**
+   * The output half of {@link start}, for a runtime that already holds its copies of the
+   * container's ends but has not run the process yet. Stdin waits for start(): a client may close
+   * its stdin early, and it tells us so (CloseIO) only once Start has returned — the stdin fifo
+   * is opened only then, as the reference does, so that client cannot read its EOF before.
+   */
+  async startOutputs(): Promise<void> {
+    if (this.started !== 'none') throw new StdioError('invalid-argument', 'stdio already started');
+    if (this.disposing) throw new StdioError('canceled', 'stdio disposed');
+    this.started = 'outputs';
     if (this.mode.kind === 'binary') {
       // Only the logger holds the read ends now; we keep the write ends until dispose.
       this.fds.close(this.stdoutPipe?.read);
@@ -173,7 +189,6 @@ export class PipeIO {
     this.fds.close(this.stdoutPipe?.write);
     this.fds.close(this.stderrPipe?.write);
     await this.openSinksAndCopy();
-    if (this.stdinPipe) this.startStdin(this.stdinPipe.write);
   }
 
   private async openSinksAndCopy(): Promise<void> {
