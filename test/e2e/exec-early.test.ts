@@ -1,0 +1,107 @@
+// The exec paths that starting runc at Exec (its spec held back until Start) opened up, each
+// against the reference shim over the task API directly (ctr always sends Start right after Exec):
+// an exec deleted without a Start leaves no runtime process behind; a Start while the container is
+// paused answers like the reference's; a Start long after the Exec still runs the exec.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { create } from '@bufbuild/protobuf';
+import { AnySchema } from '@bufbuild/protobuf/wkt';
+import { Containerd, REFERENCE, TS_RUNC, busyboxImage, runtimeFlags, runtimeSkipReason, sleep, withShim, type RuntimeUnderTest } from './harness/index.js';
+import { TaskService } from './harness/shim-task.js';
+import { TtrpcError } from '../../src/ttrpc/index.js';
+
+const NS = 'e2e';
+const META = { metadata: [['containerd-namespace-ttrpc', NS]] as [string, string][], timeoutMs: 20_000 };
+const processSpec = (args: string[]): ReturnType<typeof create<typeof AnySchema>> =>
+  create(AnySchema, {
+    typeUrl: 'types.containerd.io/opencontainers/runtime-spec/1/Process',
+    value: Buffer.from(JSON.stringify({ args, cwd: '/', env: ['PATH=/bin'], user: { uid: 0, gid: 0 } })),
+  });
+
+/** Pids of `runc … exec …` processes naming container `id`. */
+function runtimeExecsFor(id: string): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (argv.includes('exec') && argv.at(-2) === id) found.push(Number(entry));
+    } catch {
+      // gone
+    }
+  }
+  return found;
+}
+
+/** What a call came to: ok, or the error's code (messages differ in wording between shims). */
+async function outcome(call: Promise<unknown>): Promise<string> {
+  try {
+    await call;
+    return 'ok';
+  } catch (err) {
+    return err instanceof TtrpcError ? `code ${err.code}` : `error ${String(err)}`;
+  }
+}
+
+describe('exec with the runtime started at Exec, ours vs the reference', () => {
+  let cd: Containerd | undefined;
+  let image = '';
+  before(async () => {
+    cd = await Containerd.start({ namespace: NS });
+    image = await cd.importImage(busyboxImage());
+  }, { timeout: 120_000 });
+  after(async () => {
+    await cd?.stop();
+  });
+
+  const observed = new Map<string, Record<string, string>>();
+  let n = 0;
+  for (const rt of [REFERENCE, TS_RUNC]) {
+    test(rt.label, { timeout: 120_000, skip: runtimeSkipReason(rt) ?? false }, async (t) => {
+      const c = cd!;
+      const id = `early-${rt.reference ? 'ref' : 'ts'}-${++n}`;
+      const r = await c.ctr.run(['run', '-d', ...runtimeFlags(c, rt as RuntimeUnderTest), image, id, 'sleep', '1000']);
+      assert.equal(r.code, 0, r.err);
+      const seen: Record<string, string> = {};
+      try {
+        await withShim(c, NS, id, async (client) => {
+          // Exec then Delete, never started: the runtime prepared for it must be gone at once.
+          await client.call(TaskService.method.exec, { id, execId: 'unstarted', spec: processSpec(['touch', '/unstarted']) }, META);
+          await sleep(300);
+          seen['delete unstarted'] = await outcome(client.call(TaskService.method.delete, { id, execId: 'unstarted' }, META));
+          seen['runtime left after delete'] = String(runtimeExecsFor(id).length);
+
+          // Exec, Pause, Start: the runtime may have loaded the state before the pause.
+          await client.call(TaskService.method.exec, { id, execId: 'paused', spec: processSpec(['touch', '/paused']) }, META);
+          await client.call(TaskService.method.pause, { id }, META);
+          seen['start while paused'] = await outcome(client.call(TaskService.method.start, { id, execId: 'paused' }, META));
+          await client.call(TaskService.method.resume, { id }, META);
+          if (seen['start while paused'] === 'ok') await client.call(TaskService.method.wait, { id, execId: 'paused' }, META);
+          await client.call(TaskService.method.delete, { id, execId: 'paused' }, META).catch(() => undefined);
+
+          // Start a while after Exec: still runs, exit status and all.
+          await client.call(TaskService.method.exec, { id, execId: 'late', spec: processSpec(['sh', '-c', 'test ! -e /unstarted && exit 3']) }, META);
+          await sleep(1500);
+          seen['late start'] = await outcome(client.call(TaskService.method.start, { id, execId: 'late' }, META));
+          const w = await client.call(TaskService.method.wait, { id, execId: 'late' }, META);
+          seen['late exit status'] = String(w.exitStatus);
+          await client.call(TaskService.method.delete, { id, execId: 'late' }, META);
+          seen['runtime left at the end'] = String(runtimeExecsFor(id).length);
+        });
+      } finally {
+        await c.ctr.run(['task', 'kill', '-s', 'SIGKILL', id]);
+        for (let i = 0; i < 50 && (await c.ctr.taskStatus(id)) !== 'STOPPED'; i++) await sleep(100);
+        await c.ctr.run(['task', 'rm', id]);
+        await c.ctr.run(['containers', 'rm', id]);
+      }
+      assert.equal(seen['runtime left after delete'], '0');
+      assert.equal(seen['late start'], 'ok');
+      assert.equal(seen['late exit status'], '3', 'the unstarted exec must never have run');
+      t.diagnostic(JSON.stringify(seen));
+      observed.set(rt.label, seen);
+      const ref = observed.get(REFERENCE.label);
+      if (!rt.reference && ref) assert.deepEqual(seen, ref);
+    });
+  }
+});
