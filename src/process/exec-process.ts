@@ -27,8 +27,11 @@ interface EarlyStart {
   readonly connecting?: Promise<void>;
 }
 
-/** Longest a prepared runtime waits for its Start (containerd sends Start within milliseconds). */
-const EARLY_EXEC_LIMIT_MS = 10_000;
+/**
+ * Longest a prepared runtime waits for its Start (containerd sends Start within milliseconds);
+ * CONTAINERD_SHIM_TS_EARLY_EXEC_LIMIT_MS overrides it (tests of the fallback).
+ */
+const EARLY_EXEC_LIMIT_MS = Number(process.env['CONTAINERD_SHIM_TS_EARLY_EXEC_LIMIT_MS']) || 10_000;
 
 /**
  * Only runc: a Go binary whose start-up is worth hiding (crun is C and starts in about a
@@ -194,10 +197,7 @@ export class ExecProcess {
       try {
         const releaseWarmup = cgroupWarmup.hold();
         this.releaseEarlyWarmup();
-        const prepared = early?.prepared;
         try {
-          // A runtime that loaded the container's state before a pause must not be let in now:
-          // a plain exec asks the runtime afresh.
           if (prepared) await prepared.run();
           else await this.ctx.runtime.exec(this.ctx.id, this.runtimeSpec, this.execOptions(io));
         } catch (err) {

@@ -105,3 +105,43 @@ describe('exec with the runtime started at Exec, ours vs the reference', () => {
     });
   }
 });
+
+describe('exec whose prepared runtime gave up waiting for Start', () => {
+  let cd: Containerd | undefined;
+  let image = '';
+  before(async () => {
+    // The prepared runc is let go 300 ms after Exec here (10 s by default).
+    cd = await Containerd.start({ namespace: NS, extraEnv: { CONTAINERD_SHIM_TS_EARLY_EXEC_LIMIT_MS: '300' } });
+    image = await cd.importImage(busyboxImage());
+  }, { timeout: 120_000 });
+  after(async () => {
+    await cd?.stop();
+  });
+
+  test('Start after the limit runs a plain exec with fresh stdio', { timeout: 120_000, skip: runtimeSkipReason(TS_RUNC) ?? false }, async () => {
+    const c = cd!;
+    const id = 'early-limit';
+    const r = await c.ctr.run(['run', '-d', ...runtimeFlags(c, TS_RUNC), image, id, 'sleep', '1000']);
+    assert.equal(r.code, 0, r.err);
+    try {
+      await withShim(c, NS, id, async (client) => {
+        await client.call(TaskService.method.exec, { id, execId: 'slow', spec: processSpec(['sh', '-c', 'exit 5']) }, META);
+        await sleep(1000);
+        assert.deepEqual(runtimeExecsFor(id), [], 'the prepared runtime was let go');
+        await client.call(TaskService.method.start, { id, execId: 'slow' }, META);
+        const w = await client.call(TaskService.method.wait, { id, execId: 'slow' }, META);
+        assert.equal(w.exitStatus, 5);
+        await client.call(TaskService.method.delete, { id, execId: 'slow' }, META);
+      });
+      // And through ctr, with stdio: output and exit code as always.
+      const out = await c.ctr.run(['task', 'exec', '--exec-id', 'after', id, 'sh', '-c', 'echo still-fine; exit 4']);
+      assert.equal(out.code, 4);
+      assert.equal(out.out, 'still-fine\n');
+    } finally {
+      await c.ctr.run(['task', 'kill', '-s', 'SIGKILL', id]);
+      for (let i = 0; i < 50 && (await c.ctr.taskStatus(id)) !== 'STOPPED'; i++) await sleep(100);
+      await c.ctr.run(['task', 'rm', id]);
+      await c.ctr.run(['containers', 'rm', id]);
+    }
+  });
+});
