@@ -2,14 +2,14 @@
 // against the reference shim over the task API directly (ctr always sends Start right after Exec):
 // an exec deleted without a Start leaves no runtime process behind; a Start while the container is
 // paused answers like the reference's; a Start long after the Exec still runs the exec.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
 import { create } from '@bufbuild/protobuf';
 import { AnySchema } from '@bufbuild/protobuf/wkt';
-import { Containerd, REFERENCE, TS_RUNC, busyboxImage, runtimeFlags, runtimeSkipReason, sleep, withShim, type RuntimeUnderTest } from './harness/index.js';
+import { REFERENCE, TS_RUNC, runtimeFlags, runtimeSkipReason, sleep, useContainerd, withShim, type RuntimeUnderTest } from './harness/index.js';
 import { TaskService } from './harness/shim-task.js';
 import { TtrpcError } from '../../src/ttrpc/index.js';
+import { runtimeExecsFor } from '../fixtures/procfs.js';
 
 const NS = 'e2e';
 const META = { metadata: [['containerd-namespace-ttrpc', NS]] as [string, string][], timeoutMs: 20_000 };
@@ -19,20 +19,6 @@ const processSpec = (args: string[]): ReturnType<typeof create<typeof AnySchema>
     value: Buffer.from(JSON.stringify({ args, cwd: '/', env: ['PATH=/bin'], user: { uid: 0, gid: 0 } })),
   });
 
-/** Pids of `runc … exec …` processes naming container `id`. */
-function runtimeExecsFor(id: string): number[] {
-  const found: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      if (argv.includes('exec') && argv.at(-2) === id) found.push(Number(entry));
-    } catch {
-      // gone
-    }
-  }
-  return found;
-}
 
 /** What a call came to: ok, or the error's code (messages differ in wording between shims). */
 async function outcome(call: Promise<unknown>): Promise<string> {
@@ -45,21 +31,14 @@ async function outcome(call: Promise<unknown>): Promise<string> {
 }
 
 describe('exec with the runtime started at Exec, ours vs the reference', () => {
-  let cd: Containerd | undefined;
-  let image = '';
-  before(async () => {
-    cd = await Containerd.start({ namespace: NS });
-    image = await cd.importImage(busyboxImage());
-  }, { timeout: 120_000 });
-  after(async () => {
-    await cd?.stop();
-  });
+  const suite = useContainerd({ namespace: NS });
 
   const observed = new Map<string, Record<string, string>>();
   let n = 0;
   for (const rt of [REFERENCE, TS_RUNC]) {
     test(rt.label, { timeout: 120_000, skip: runtimeSkipReason(rt) ?? false }, async (t) => {
-      const c = cd!;
+      const c = suite.cd;
+      const image = suite.image;
       const id = `early-${rt.reference ? 'ref' : 'ts'}-${++n}`;
       const r = await c.ctr.run(['run', '-d', ...runtimeFlags(c, rt as RuntimeUnderTest), image, id, 'sleep', '1000']);
       assert.equal(r.code, 0, r.err);
@@ -107,19 +86,12 @@ describe('exec with the runtime started at Exec, ours vs the reference', () => {
 });
 
 describe('exec whose prepared runtime gave up waiting for Start', () => {
-  let cd: Containerd | undefined;
-  let image = '';
-  before(async () => {
-    // The prepared runc is let go 300 ms after Exec here (10 s by default).
-    cd = await Containerd.start({ namespace: NS, extraEnv: { CONTAINERD_SHIM_TS_EARLY_EXEC_LIMIT_MS: '300' } });
-    image = await cd.importImage(busyboxImage());
-  }, { timeout: 120_000 });
-  after(async () => {
-    await cd?.stop();
-  });
+  // The prepared runc is let go 300 ms after Exec here (10 s by default).
+  const suite = useContainerd({ namespace: NS, extraEnv: { CONTAINERD_SHIM_TS_EARLY_EXEC_LIMIT_MS: '300' } });
 
   test('Start after the limit runs a plain exec with fresh stdio', { timeout: 120_000, skip: runtimeSkipReason(TS_RUNC) ?? false }, async () => {
-    const c = cd!;
+    const c = suite.cd;
+      const image = suite.image;
     const id = 'early-limit';
     const r = await c.ctr.run(['run', '-d', ...runtimeFlags(c, TS_RUNC), image, id, 'sleep', '1000']);
     assert.equal(r.code, 0, r.err);

@@ -3,12 +3,13 @@
 // the process into the container, and a runtime that died early must be reported, not hung on.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { OciRuntime, ProcessMonitor, RuntimeError, type OciProcess } from '../../../src/runtime/index.js';
 import { createPipe } from '../../../src/sys/index.js';
 import { bundleUnavailable, createBusyboxBundle, hasBinary, readUntil } from '../../fixtures/bundle.js';
+import { runtimeExecsFor } from '../../fixtures/procfs.js';
 
 const monitor = ProcessMonitor.get();
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -21,20 +22,6 @@ function fdCount(): number {
   return readdirSync('/proc/self/fd').length;
 }
 
-/** runc processes whose argv names this container (prepared execs still waiting, or leaked). */
-function runtimeProcessesFor(id: string): number[] {
-  const found: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      if (argv.includes('exec') && argv.includes(id)) found.push(Number(entry));
-    } catch {
-      // gone
-    }
-  }
-  return found;
-}
 
 const why = bundleUnavailable() ?? (hasBinary('runc') ? undefined : 'runc is not installed');
 
@@ -73,12 +60,12 @@ test('prepared exec with runc', { skip: why ?? false, timeout: 120_000 }, async 
         const prepared = await rt.prepareExec(id, proc(['touch', `/cancelled-${wait}`]));
         if (wait > 0) {
           await sleep(wait);
-          assert.equal(runtimeProcessesFor(id).length, 1, 'the prepared runtime waits for its spec');
+          assert.equal(runtimeExecsFor(id).length, 1, 'the prepared runtime waits for its spec');
         }
         await prepared.cancel();
         assert.equal(prepared.stale, true);
         await assert.rejects(prepared.run(), /already used or cancelled/);
-        assert.deepEqual(runtimeProcessesFor(id), []);
+        assert.deepEqual(runtimeExecsFor(id), []);
         assert.equal(await rt.exec(id, proc(['test', '-e', `/cancelled-${wait}`])), 1, 'the cancelled process must not have run');
       }
       assert.deepEqual(readdirSync(fifoDir), []);
@@ -110,7 +97,7 @@ test('prepared exec with runc', { skip: why ?? false, timeout: 120_000 }, async 
     if (savedXdg === undefined) delete process.env['XDG_RUNTIME_DIR'];
     else process.env['XDG_RUNTIME_DIR'] = savedXdg;
     await rt.delete(id, { force: true }).catch(() => undefined);
-    for (const pid of runtimeProcessesFor(id)) process.kill(pid, 'SIGKILL');
+    for (const pid of runtimeExecsFor(id)) process.kill(pid, 'SIGKILL');
     rmSync(fifoDir, { recursive: true, force: true });
     rmSync(root, { recursive: true, force: true });
     bundle.remove();
