@@ -133,13 +133,14 @@ export class CgroupWarmup {
 
   private async run(): Promise<void> {
     try {
+      // Where we are is read once per warm spell (a few tens of ms), not before every write.
+      const handle = await this.ownProcsFile();
+      if (!handle) {
+        this.disabled = true;
+        return;
+      }
       // The first write waits out the grace period; the ones after it are cheap and keep it passed.
       while (this.holders > 0 && !this.disabled) {
-        const handle = await this.ownProcsFile();
-        if (!handle) {
-          this.disabled = true;
-          return;
-        }
         await this.writeOnce(handle);
         if (this.holders > 0) await delay(REWRITE_INTERVAL_MS);
       }
@@ -160,8 +161,8 @@ export class CgroupWarmup {
   }
 
   /**
-   * `cgroup.procs` of the cgroup we are in now. Where we are is read before every write, so a
-   * write never moves us anywhere (should something else have moved us, we follow).
+   * `cgroup.procs` of the cgroup we are in now, read afresh for every warm spell so a write does
+   * not move us anywhere (should something else have moved us, we follow).
    */
   private async ownProcsFile(): Promise<FileHandle | undefined> {
     this.mounts ??= parseCgroupMounts(await readFile('/proc/self/mountinfo', 'utf8'));

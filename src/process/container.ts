@@ -68,6 +68,16 @@ export class Container {
 
   /** Mounts the rootfs, prepares stdio and runs `runtime create` (or prepares a restore). */
   static async create(request: CreateContainerRequest, services: ContainerServices): Promise<Container> {
+    // From the first step: `runtime create` moves the init into its cgroups (cgroup-warmup.ts).
+    const releaseWarmup = cgroupWarmup.hold();
+    try {
+      return await Container.createWarm(request, services);
+    } finally {
+      releaseWarmup();
+    }
+  }
+
+  private static async createWarm(request: CreateContainerRequest, services: ContainerServices): Promise<Container> {
     const runtime = new OciRuntime(request.settings.config, services.monitor);
     const runtimeKind = await runtime.kind();
     const ctx: ContainerContext = {
@@ -82,17 +92,10 @@ export class Container {
       log: services.log,
       oom: new OomMonitor(request.id, services.emit, services.log),
     };
-    // From the first step: `runtime create` moves the init into its cgroups (cgroup-warmup.ts).
-    const releaseWarmup = cgroupWarmup.hold();
     const rootfsPath = request.rootfs.length > 0 ? path.join(request.bundle, 'rootfs') : '';
     if (rootfsPath) {
-      try {
-        mkdirSync(rootfsPath, { recursive: true, mode: 0o711 });
-        mountAll(request.rootfs, rootfsPath);
-      } catch (err) {
-        releaseWarmup();
-        throw err;
-      }
+      mkdirSync(rootfsPath, { recursive: true, mode: 0o711 });
+      mountAll(request.rootfs, rootfsPath);
     }
     let io: ProcessIO | undefined;
     let created = false;
@@ -113,8 +116,6 @@ export class Container {
           });
         } catch (err) {
           throw unknownError(runtimeFailureMessage('OCI runtime create failed', err), err);
-        } finally {
-          releaseWarmup();
         }
         created = true;
         pid = readPidFile(pidFile);
@@ -122,13 +123,11 @@ export class Container {
         ctx.oom.watch(pid);
         await io.connect();
       }
-      releaseWarmup();
       let container: Container | undefined;
       const init = new InitProcess(ctx, io, request.stdio, pid, checkpoint, needsKillAllOnExit(request.bundle), () => container?.runningExecs() ?? []);
       container = new Container(ctx, init, rootfsPath);
       return container;
     } catch (err) {
-      releaseWarmup();
       ctx.oom.close();
       // Unlike the reference, never leave a runtime container behind a failed Create.
       // runsc may leave a sandbox and state behind a create that failed half way; the exact-id

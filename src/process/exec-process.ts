@@ -115,10 +115,10 @@ export class ExecProcess {
     }
   }
 
-  private async takeEarly(): Promise<EarlyStart | undefined> {
+  private takeEarly(): Promise<EarlyStart | undefined> {
     const early = this.early;
     this.early = undefined;
-    return early;
+    return early ?? Promise.resolve(undefined);
   }
 
   /** A created exec going away unstarted: let its runtime go and close its stdio. */

@@ -28,6 +28,18 @@ import { parseVersion } from './version.js';
 /** What a fifo holds before F_SETPIPE_SZ (Linux: 16 pages). */
 const PIPE_DEFAULT_CAPACITY = 65536;
 
+function checkExecSpec(processSpec: OciProcess): void {
+  if (!processSpec || typeof processSpec !== 'object' || typeof processSpec.cwd !== 'string') {
+    throw new RuntimeArgumentError('exec: the process spec needs at least "cwd" (and "args")');
+  }
+}
+
+/** A private temp dir for an exec's process file (in $XDG_RUNTIME_DIR, like go-runc's). */
+function makeProcessFileDir(): { dir: string; file: string } {
+  const dir = mkdtempSync(path.join(process.env['XDG_RUNTIME_DIR'] || os.tmpdir(), 'runc-process'));
+  return { dir, file: path.join(dir, 'process.json') };
+}
+
 /** How one invocation's stdio is wired. */
 interface Invocation {
   /** Container stdio fds (create, exec, run, restore); otherwise output is captured. */
@@ -42,6 +54,10 @@ interface Invocation {
   readonly target?: string;
   /** Called once the command was spawned: it holds its own copies of the stdio fds from then on. */
   readonly onSpawned?: () => void;
+}
+
+function execInvocation(id: string, options: ExecOptions): Invocation {
+  return { stdio: options.stdio ?? {}, touchesCgroups: true, statusIsResult: !options.detach, target: id };
 }
 
 const versionCache = new Map<string, Promise<RuntimeVersion>>();
@@ -280,21 +296,12 @@ export class OciRuntime {
    * Detached, resolves with 0 once it runs (pid in `pidFile`); otherwise with its exit status.
    */
   async exec(id: string, processSpec: OciProcess, options: ExecOptions = {}): Promise<number> {
-    if (!processSpec || typeof processSpec !== 'object' || typeof processSpec.cwd !== 'string') {
-      throw new RuntimeArgumentError('exec: the process spec needs at least "cwd" (and "args")');
-    }
+    checkExecSpec(processSpec);
     const kind = await this.kind();
-    const base = process.env['XDG_RUNTIME_DIR'] || os.tmpdir();
-    const dir = mkdtempSync(path.join(base, 'runc-process'));
-    const file = path.join(dir, 'process.json');
+    const { dir, file } = makeProcessFileDir();
     try {
       writeFileSync(file, JSON.stringify(processSpec), { mode: 0o600 });
-      const result = await this.invoke(renderExec(id, file, options, kind), {
-        stdio: options.stdio ?? {},
-        touchesCgroups: true,
-        statusIsResult: !options.detach,
-        target: id,
-      });
+      const result = await this.invoke(renderExec(id, file, options, kind), execInvocation(id, options));
       return result.exitStatus;
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -310,14 +317,10 @@ export class OciRuntime {
    * Exec → Start round trip of containerd hides it (docs/benchmarks.md, round 4).
    */
   async prepareExec(id: string, processSpec: OciProcess, options: ExecOptions = {}): Promise<PreparedExec> {
-    if (!processSpec || typeof processSpec !== 'object' || typeof processSpec.cwd !== 'string') {
-      throw new RuntimeArgumentError('exec: the process spec needs at least "cwd" (and "args")');
-    }
+    checkExecSpec(processSpec);
     const kind = await this.kind();
     const spec = Buffer.from(JSON.stringify(processSpec));
-    const base = process.env['XDG_RUNTIME_DIR'] || os.tmpdir();
-    const dir = mkdtempSync(path.join(base, 'runc-process'));
-    const fifo = path.join(dir, 'process.json');
+    const { dir, file: fifo } = makeProcessFileDir();
     let writer: number | undefined;
     try {
       mkfifo(fifo, 0o600);
@@ -343,13 +346,7 @@ export class OciRuntime {
     // Our end stays open until the runtime exits: a fifo nobody holds loses what it buffers, and
     // the runtime may not have opened it yet when the spec is written (it needs no EOF: it stops
     // reading at the end of the JSON value).
-    const result = this.invoke(renderExec(id, fifo, options, kind), {
-      stdio: options.stdio ?? {},
-      touchesCgroups: true,
-      statusIsResult: !options.detach,
-      target: id,
-      onSpawned: spawned,
-    }).finally(() => {
+    const result = this.invoke(renderExec(id, fifo, options, kind), { ...execInvocation(id, options), onSpawned: spawned }).finally(() => {
       exited = true;
       closeWriter();
       rmSync(dir, { recursive: true, force: true });
