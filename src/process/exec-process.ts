@@ -66,7 +66,9 @@ export class ExecProcess {
     private readonly spec: OciProcess,
     readonly stdio: StdioConfig,
   ) {
-    if (prepareEarlyFor(ctx.runtimeKind)) this.early = this.prepareEarly();
+    // In the loop's next check phase, so normally after the Exec reply has been written:
+    // spawning the runtime blocks this thread for about a millisecond that the reply need not wait.
+    if (prepareEarlyFor(ctx.runtimeKind)) this.early = new Promise<void>((r) => setImmediate(r)).then(() => this.prepareEarly());
   }
 
   private get ioSettings(): ProcessIOSettings {

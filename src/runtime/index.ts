@@ -13,3 +13,4 @@ export * from './console-socket.js';
 export * from './runtime.js';
 export { crunNeedsPrivateNamespace } from './crun-hybrid.js';
 export { runscHasContainer, RUNSC_DEFAULT_ROOT } from './runsc-ids.js';
+export { SealedCopies, sealedCopies } from './sealed-binary.js';

@@ -34,6 +34,11 @@ export interface ProcessExit {
 /** One command to run; stdio entries are fds, `'capture'` (stdout/stderr), a Buffer (stdin) or `'null'`. */
 export interface CommandSpec {
   readonly binary: string;
+  /**
+   * The file to execute, when not the one `binary` resolves to on PATH (argv[0] stays `binary`):
+   * e.g. a sealed copy of it (sealed-binary.ts).
+   */
+  readonly executable?: string;
   readonly args: readonly string[];
   readonly stdin?: number | Buffer | 'null';
   readonly stdout?: number | 'capture' | 'null';
@@ -194,9 +199,9 @@ export class ProcessMonitor {
     try {
       const env = spec.env ?? process.env;
       // Spawn the absolute path (no $PATH walk in the child), keeping argv[0] as the caller named it.
-      const file = resolveBinary(spec.binary, env['PATH']);
+      const file = spec.executable ?? resolveBinary(spec.binary, env['PATH']);
       child = spawn(file ?? spec.binary, [...spec.args], { stdio, env, cwd: spec.cwd, windowsHide: true, argv0: spec.binary });
-      if (file !== undefined) child.once('error', () => forgetBinary(spec.binary));
+      if (file !== undefined && spec.executable === undefined) child.once('error', () => forgetBinary(spec.binary));
     } finally {
       if (stdinPipe !== undefined) closeSync(stdinPipe); // the child has its own copy
     }
@@ -278,14 +283,14 @@ export class ProcessMonitor {
     try {
       if (fastSpawnFits(spec)) {
         // posix_spawn: no fork of this (large) process per runtime call; see fast-spawn.ts.
-        const file = resolveBinary(spec.binary, (spec.env ?? process.env)['PATH']);
+        const file = spec.executable ?? resolveBinary(spec.binary, (spec.env ?? process.env)['PATH']);
         if (file !== undefined) {
           try {
             const result = fastRun(spec, file, (pid) => this.waitForExit(pid));
             if (result) return result;
           } catch (err) {
             if (!(err instanceof FastSpawnError)) throw err;
-            forgetBinary(spec.binary);
+            if (spec.executable === undefined) forgetBinary(spec.binary);
             return Promise.reject(new SpawnError(spec.binary, err.code, err));
           }
         }

@@ -6,7 +6,7 @@
  * from where it ended before the command, so a stale record from an earlier failure is not
  * reported).
  */
-import { mkdtempSync, openSync, readSync, closeSync, fstatSync, rmSync, writeFileSync, writeSync, constants as fsConstants } from 'node:fs';
+import { mkdtempSync, openSync, readSync, closeSync, fstatSync, rmdirSync, rmSync, unlinkSync, writeFileSync, writeSync, constants as fsConstants } from 'node:fs';
 import { mkfifo, setPipeSize } from '../sys/index.js';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,6 +14,8 @@ import { enterCrunNamespace, crunNeedsPrivateNamespace, type CrunNamespace } fro
 import { lastLogError, parseLogRecords, RuntimeArgumentError, RuntimeError } from './errors.js';
 import { JsonObjectStream } from './json-stream.js';
 import { ProcessMonitor, SpawnError, type CommandResult } from './monitor.js';
+import { resolveBinary } from './resolve-binary.js';
+import { sealedCopies } from './sealed-binary.js';
 import {
   renderCheckpoint, renderCreate, renderDelete, renderEvents, renderExec, renderGlobalArgs, renderKill,
   renderList, renderPs, renderRestore, renderSimple, renderUpdate,
@@ -40,6 +42,22 @@ function makeProcessFileDir(): { dir: string; file: string } {
   return { dir, file: path.join(dir, 'process.json') };
 }
 
+/**
+ * Removes a process-file dir once the exec's result has been handed on: its two directory
+ * updates cost about 0.3 ms on a disk-backed /tmp, which the Start reply need not wait for. It
+ * happens in the next check phase of the loop, before any later I/O callback of ours runs.
+ */
+function removeProcessFileDirSoon(processFile: { dir: string; file: string }): void {
+  setImmediate(() => {
+    try {
+      unlinkSync(processFile.file);
+      rmdirSync(processFile.dir);
+    } catch {
+      rmSync(processFile.dir, { recursive: true, force: true });
+    }
+  });
+}
+
 /** How one invocation's stdio is wired. */
 interface Invocation {
   /** Container stdio fds (create, exec, run, restore); otherwise output is captured. */
@@ -58,6 +76,22 @@ interface Invocation {
 
 function execInvocation(id: string, options: ExecOptions): Invocation {
   return { stdio: options.stdio ?? {}, touchesCgroups: true, statusIsResult: !options.detach, target: id };
+}
+
+/** A sealed copy to execute in place of the runtime's file on disk (sealed-binary.ts). */
+interface SealedExecutable {
+  /** The binary's absolute path on disk. */
+  readonly source: string;
+  /** `/proc/self/fd/N` of its sealed copy. */
+  readonly executable: string;
+}
+
+/** The sealed copy of `binary` when one is ready (one is started otherwise). */
+function sealedExecutable(binary: string): SealedExecutable | undefined {
+  const source = path.isAbsolute(binary) ? binary : resolveBinary(binary, runtimeEnv()['PATH']);
+  if (source === undefined) return undefined;
+  const executable = sealedCopies.executableFor(source);
+  return executable === source ? undefined : { source, executable };
 }
 
 const versionCache = new Map<string, Promise<RuntimeVersion>>();
@@ -163,12 +197,13 @@ export class OciRuntime {
     return parsed;
   }
 
-  private async spawn(binary: string, args: readonly string[], inv: { stdio?: RuntimeStdio; input?: Buffer; onSpawned?: () => void }): Promise<CommandResult> {
+  private async spawn(binary: string, args: readonly string[], inv: { stdio?: RuntimeStdio; input?: Buffer; onSpawned?: () => void; sealed?: SealedExecutable }): Promise<CommandResult> {
     const stdio = inv.stdio;
     try {
       // run() spawns before it returns (posix_spawn and child_process alike).
       const running = this.monitor.run({
         binary,
+        ...(inv.sealed ? { executable: inv.sealed.executable } : {}),
         args,
         stdin: inv.input ?? stdio?.stdin ?? 'null',
         stdout: stdio ? (stdio.stdout ?? 'null') : 'capture',
@@ -179,6 +214,11 @@ export class OciRuntime {
       inv.onSpawned?.();
       return await running;
     } catch (err) {
+      if (err instanceof SpawnError && inv.sealed) {
+        // The copy could not be executed (its fd was closed under us?): the file itself, from now on.
+        sealedCopies.forget(inv.sealed.source);
+        return this.spawn(binary, args, { ...inv, sealed: undefined });
+      }
       if (err instanceof SpawnError) {
         throw new RuntimeError(
           { binary, args, exitStatus: undefined, output: '', stderr: '', logError: undefined, logReadError: undefined, stdioAttached: stdio !== undefined },
@@ -221,9 +261,10 @@ export class OciRuntime {
     if (kind === 'crun' && inv.touchesCgroups && this.useCrunNamespace()) {
       ns = await enterCrunNamespace(this.monitor, this.config.binary, args, process.cwd());
     }
+    const sealed = kind === 'runc' && !ns && this.config.sealedCopy ? sealedExecutable(this.config.binary) : undefined;
     let result: CommandResult;
     try {
-      result = await this.spawn(ns?.binary ?? this.config.binary, ns?.args ?? args, inv);
+      result = await this.spawn(ns?.binary ?? this.config.binary, ns?.args ?? args, sealed ? { ...inv, sealed } : inv);
     } finally {
       ns?.release();
     }
@@ -298,13 +339,13 @@ export class OciRuntime {
   async exec(id: string, processSpec: OciProcess, options: ExecOptions = {}): Promise<number> {
     checkExecSpec(processSpec);
     const kind = await this.kind();
-    const { dir, file } = makeProcessFileDir();
+    const processFile = makeProcessFileDir();
     try {
-      writeFileSync(file, JSON.stringify(processSpec), { mode: 0o600 });
-      const result = await this.invoke(renderExec(id, file, options, kind), execInvocation(id, options));
+      writeFileSync(processFile.file, JSON.stringify(processSpec), { mode: 0o600 });
+      const result = await this.invoke(renderExec(id, processFile.file, options, kind), execInvocation(id, options));
       return result.exitStatus;
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      removeProcessFileDirSoon(processFile);
     }
   }
 
@@ -320,7 +361,8 @@ export class OciRuntime {
     checkExecSpec(processSpec);
     const kind = await this.kind();
     const spec = Buffer.from(JSON.stringify(processSpec));
-    const { dir, file: fifo } = makeProcessFileDir();
+    const processFile = makeProcessFileDir();
+    const { dir, file: fifo } = processFile;
     let writer: number | undefined;
     try {
       mkfifo(fifo, 0o600);
@@ -349,7 +391,7 @@ export class OciRuntime {
     const result = this.invoke(renderExec(id, fifo, options, kind), { ...execInvocation(id, options), onSpawned: spawned }).finally(() => {
       exited = true;
       closeWriter();
-      rmSync(dir, { recursive: true, force: true });
+      removeProcessFileDirSoon(processFile);
     });
     result.catch(() => undefined);
     // Like exec(): once this resolves the runtime holds the stdio fds, and the caller may close its own.

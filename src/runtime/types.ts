@@ -44,6 +44,11 @@ export interface RuntimeConfig {
   readonly crunHybrid?: CrunHybridMode;
   /** Kill a runtime command that runs longer than this (milliseconds); no limit when unset. */
   readonly commandTimeoutMs?: number;
+  /**
+   * runc only: run it from a sealed in-memory copy, which `runc init` accepts without copying
+   * itself again (runtime/sealed-binary.ts). Costs the binary's size in shmem per process.
+   */
+  readonly sealedCopy?: boolean;
 }
 
 /** File descriptors given to a runtime command as its stdio; missing entries mean /dev/null. */

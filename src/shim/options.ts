@@ -95,6 +95,8 @@ export function resolveSettings(config: ShimConfig, namespace: string, bundle: s
       ...(config.criuPath ? { criu: config.criuPath } : {}),
       extraGlobalArgs: config.runtimeArgs,
       ...(config.commandTimeoutSeconds ? { commandTimeoutMs: config.commandTimeoutSeconds * 1000 } : {}),
+      // Opt-in: a sealed copy of runc saves each runc create/exec ≈ 1.5 ms for ≈ 8.4 MiB of shmem per daemon (sealed-binary.ts).
+      sealedCopy: process.env['CONTAINERD_SHIM_TS_SEALED_RUNC'] === '1',
     },
     noPivotRoot: config.noPivotRoot ?? false,
     noNewKeyring: config.noNewKeyring ?? false,

@@ -12,3 +12,4 @@ export * from './pipes.js';
 export * from './tty.js';
 export * from './flock.js';
 export * from './spawn.js';
+export * from './memfd.js';

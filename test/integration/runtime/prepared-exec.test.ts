@@ -22,6 +22,9 @@ function fdCount(): number {
   return readdirSync('/proc/self/fd').length;
 }
 
+/** The process-file dirs are removed in the loop's next check phase after the result came back. */
+const removalsRan = (): Promise<void> => new Promise((r) => setImmediate(r));
+
 
 const why = bundleUnavailable() ?? (hasBinary('runc') ? undefined : 'runc is not installed');
 
@@ -68,6 +71,7 @@ test('prepared exec with runc', { skip: why ?? false, timeout: 120_000 }, async 
         assert.deepEqual(runtimeExecsFor(id), []);
         assert.equal(await rt.exec(id, proc(['test', '-e', `/cancelled-${wait}`])), 1, 'the cancelled process must not have run');
       }
+      await removalsRan();
       assert.deepEqual(readdirSync(fifoDir), []);
     });
 
@@ -91,6 +95,7 @@ test('prepared exec with runc', { skip: why ?? false, timeout: 120_000 }, async 
       assert.equal(early.logError, plain.logError);
     });
 
+    await removalsRan();
     assert.deepEqual(readdirSync(fifoDir), []);
     assert.equal(fdCount(), fdsBefore);
   } finally {
