@@ -2,7 +2,10 @@
 // by the same Go ttrpc client (one connection, N calls in flight), rounds alternating which server
 // goes first; reports medians as a table and one JSON line.
 //
-//   node dist/bench/ttrpc/run.js [--rounds 5] [--duration-ms 2000] [--concurrency 1,64]
+//   node dist/bench/ttrpc/run.js [--rounds 10] [--duration-ms 1000] [--concurrency 1,64]
+//
+// Ten 1-second rounds rather than five of 2 s: on a shared 2-core VM the rate drifts by ±10 %
+// over seconds, and more, shorter, alternating rounds make the medians follow both servers alike.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -49,8 +52,8 @@ function runClient(binary: string, socket: string, concurrency: number, duration
 }
 
 async function main(): Promise<void> {
-  const rounds = Number(arg('rounds', '5'));
-  const durationMs = Number(arg('duration-ms', '2000'));
+  const rounds = Number(arg('rounds', '10'));
+  const durationMs = Number(arg('duration-ms', '1000'));
   const levels = arg('concurrency', '1,64').split(',').map(Number);
   const built = buildGoProbe();
   if ('skip' in built) {

@@ -11,6 +11,10 @@ import { decodeRequest, encodeErrorFrame, encodeSuccessFrame, successBodyLength,
 import { Metadata } from './metadata.js';
 import type { CallContext, MethodEntry, MethodTable } from './service.js';
 
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
+}
+
 /** setTimeout's largest delay; longer deadlines are not armed (about 24.8 days). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -131,15 +135,19 @@ export class ServerConnection implements FrameSink {
     }
     const ctx = new ServerCallContext(req.service, req.method, streamId, req.metadata, req.timeoutNano);
     this.calls.add(ctx);
-    void this.run(entry, req.payload, ctx);
+    this.run(entry, req.payload, ctx);
   }
 
   oversize(streamId: number, _type: number, length: number): void {
     this.send(encodeErrorFrame(streamId, Code.ResourceExhausted, oversizeMessage(length)));
   }
 
-  private async run(entry: MethodEntry, payload: Buffer, ctx: ServerCallContext): Promise<void> {
-    let frame: Buffer;
+  /**
+   * Runs one call. A handler that answers synchronously is answered in the same turn (no promise
+   * hop between the request and its reply); one that returns a promise is awaited.
+   */
+  private run(entry: MethodEntry, payload: Buffer, ctx: ServerCallContext): void {
+    let result: unknown;
     try {
       const input = entry.input;
       let req: unknown = payload;
@@ -150,12 +158,33 @@ export class ServerConnection implements FrameSink {
           throw new TtrpcError(Code.Internal, `ttrpc: error unmarshalling payload: ${(err as Error).message}`);
         }
       }
-      const result = await entry.handler(req as never, ctx);
-      frame = this.encodeResult(ctx.streamId, entry.output, result);
+      result = entry.handler(req as never, ctx);
     } catch (err) {
-      const e = TtrpcError.from(err);
-      frame = encodeErrorFrame(ctx.streamId, e.code, e.message, e.details);
+      this.answer(ctx, this.errorFrame(ctx, err));
+      return;
     }
+    if (isThenable(result)) {
+      result.then(
+        (value) => this.answer(ctx, this.resultFrame(ctx, entry.output, value)),
+        (err: unknown) => this.answer(ctx, this.errorFrame(ctx, err)),
+      );
+    } else this.answer(ctx, this.resultFrame(ctx, entry.output, result));
+  }
+
+  private resultFrame(ctx: ServerCallContext, output: DescMessage | undefined, result: unknown): Buffer {
+    try {
+      return this.encodeResult(ctx.streamId, output, result);
+    } catch (err) {
+      return this.errorFrame(ctx, err);
+    }
+  }
+
+  private errorFrame(ctx: ServerCallContext, err: unknown): Buffer {
+    const e = TtrpcError.from(err);
+    return encodeErrorFrame(ctx.streamId, e.code, e.message, e.details);
+  }
+
+  private answer(ctx: ServerCallContext, frame: Buffer): void {
     ctx.done();
     if (!this.calls.delete(ctx)) return; // the connection closed meanwhile: Go drops the response
     this.send(frame);
