@@ -24,3 +24,14 @@ test('bench/ttrpc runs both servers and reports medians', { skip, timeout: 60_00
     assert.ok(r.tsP99us > 0);
   }
 });
+
+test('bench/ttrpc/server-micro answers every Ping and reports a per-call cost', { timeout: 60_000 }, () => {
+  const script = fileURLToPath(new URL('../../../bench/ttrpc/server-micro.js', import.meta.url));
+  const res = spawnSync(process.execPath, [script, '--calls', '2000', '--rounds', '1'], { encoding: 'utf8', timeout: 55_000 });
+  // It exits non-zero when a round got fewer replies than it sent calls.
+  assert.equal(res.status, 0, res.stderr);
+  const json = JSON.parse(res.stdout.trim().split('\n').at(-1)!) as { bench: string; calls: number; medianUsPerCall: number };
+  assert.equal(json.bench, 'ttrpc-server-micro');
+  assert.equal(json.calls, 2000);
+  assert.ok(json.medianUsPerCall > 0 && Number.isFinite(json.medianUsPerCall), JSON.stringify(json));
+});
