@@ -1,7 +1,7 @@
 // What the kernel says about shim processes: which processes belong to a shim, their memory from
 // /proc/PID/smaps_rollup and their CPU time from /proc/PID/stat. Only /proc is read, so the
 // numbers mean the same for a Go shim and a Node one.
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 
@@ -87,15 +87,44 @@ export function readMemory(pid: number): MemoryKiB | undefined {
   return { rss: field('Rss'), pss: field('Pss'), privateDirty: field('Private_Dirty') };
 }
 
-/** Summed memory of `pids` (processes that vanished count nothing) and how many were read. */
-export function totalMemory(pids: readonly number[]): MemoryKiB & { readonly processes: number } {
+/**
+ * KiB of the memfd files `pids` hold open, each file counted once. A memfd the holder never maps
+ * (our daemon's sealed runc copy) is in nobody's smaps, yet its pages are memory the shim keeps.
+ */
+export function heldMemfdKiB(pids: readonly number[]): number {
+  const seen = new Set<string>();
+  let bytes = 0;
+  for (const pid of pids) {
+    let fds: string[];
+    try { fds = readdirSync(`/proc/${pid}/fd`); } catch { continue; }
+    for (const fd of fds) {
+      const link = `/proc/${pid}/fd/${fd}`;
+      try {
+        if (!readlinkSync(link).startsWith('/memfd:')) continue;
+        const st = statSync(link);
+        const key = `${st.dev}:${st.ino}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        bytes += st.blocks * 512;
+      } catch { /* closed meanwhile */ }
+    }
+  }
+  return Math.round(bytes / 1024);
+}
+
+/**
+ * Summed memory of `pids` (processes that vanished count nothing) and how many were read. PSS also
+ * counts the memfds they hold ({@link heldMemfdKiB}), as memory only they keep alive.
+ */
+export function totalMemory(pids: readonly number[]): MemoryKiB & { readonly processes: number; readonly heldMemfd: number } {
   let rss = 0, pss = 0, privateDirty = 0, processes = 0;
   for (const pid of pids) {
     const m = readMemory(pid);
     if (!m) continue;
     rss += m.rss; pss += m.pss; privateDirty += m.privateDirty; processes++;
   }
-  return { rss, pss, privateDirty, processes };
+  const heldMemfd = heldMemfdKiB(pids);
+  return { rss, pss: pss + heldMemfd, privateDirty, processes, heldMemfd };
 }
 
 /**

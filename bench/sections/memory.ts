@@ -7,7 +7,7 @@ import { METRICS, result, type MetricResult } from '../metrics.js';
 import { shimProcesses, totalMemory, type MemoryKiB } from '../procfs.js';
 import { sleep } from '../../test/e2e/harness/command.js';
 
-async function measure(ctx: BenchContext, side: Side): Promise<MemoryKiB & { processes: number }> {
+async function measure(ctx: BenchContext, side: Side): Promise<MemoryKiB & { processes: number; heldMemfd: number }> {
   await sleep(ctx.options.memSettleMs);
   return totalMemory(shimProcesses(ctx.cd.address, side.marker).map((p) => p.pid));
 }
@@ -30,7 +30,7 @@ export async function memorySection(ctx: BenchContext): Promise<MetricResult[]> 
       const b = await measure(ctx, side);
       if (a.processes === 0 || b.processes === 0) throw new Error(`no ${side.marker} processes found for containerd ${ctx.cd.address}`);
       ctx.log(`memory: ${side.rt.label}: ${small} containers → ${a.processes} shim processes, PSS ${a.pss} KiB; ` +
-        `${large} → ${b.processes}, PSS ${b.pss} KiB`);
+        `${large} → ${b.processes}, PSS ${b.pss} KiB (of which held memfds ${b.heldMemfd} KiB)`);
       return {
         pssSmall: a.pss / small,
         privateDirtySmall: a.privateDirty / small,

@@ -13,6 +13,7 @@ import { claimMarkerPath, socketFromAddress, warmMarkerPath } from './address.js
 import { loadHostConfig } from './config-file.js';
 import { DaemonLogger, RUNTIME_NAME } from './logger.js';
 import { installMemoryDebugHook } from './memory-debug.js';
+import { sealedRuncWanted } from './options.js';
 import { TtrpcEventPublisher } from './publisher.js';
 import { toTtrpcError } from './status-mapping.js';
 import { TaskService } from './task-service.js';
@@ -202,6 +203,7 @@ export async function runDaemon(params: DaemonParams): Promise<void> {
   const service: TaskService = new TaskService({
     namespace: params.namespace,
     ...(bundleParent !== undefined ? { bundleParent } : {}),
+    sealedRuntimeCopy: sealedRuncWanted(shared),
     monitor,
     publisher,
     log,

@@ -81,8 +81,22 @@ export function decodeRuntimeOptions(options: Any | undefined): ShimConfig {
   throw invalidArgument(`type with url ${options.typeUrl}: not found`);
 }
 
+/**
+ * Whether a daemon runs runc from a sealed in-memory copy (runtime/sealed-binary.ts). The copy
+ * costs the binary's size in shmem (≈ 8.4 MiB) once per daemon and saves every runc create and
+ * exec the copy runc would make of itself: worth it for a daemon every task of a namespace
+ * shares, not for one daemon per pod or task. CONTAINERD_SHIM_TS_SEALED_RUNC=1 or 0 decides
+ * either way.
+ */
+export function sealedRuncWanted(sharedDaemon: boolean, env: NodeJS.ProcessEnv = process.env): boolean {
+  const forced = env['CONTAINERD_SHIM_TS_SEALED_RUNC'];
+  if (forced === '1') return true;
+  if (forced === '0') return false;
+  return sharedDaemon;
+}
+
 /** Resolves a ShimConfig into the settings for one container of `namespace` in `bundle`. */
-export function resolveSettings(config: ShimConfig, namespace: string, bundle: string): RuntimeSettings {
+export function resolveSettings(config: ShimConfig, namespace: string, bundle: string, options: { readonly sealedCopy?: boolean } = {}): RuntimeSettings {
   const binary = config.binaryName || 'runc';
   const rootBase = config.root || path.join('/run/containerd', path.basename(binary));
   return {
@@ -95,8 +109,7 @@ export function resolveSettings(config: ShimConfig, namespace: string, bundle: s
       ...(config.criuPath ? { criu: config.criuPath } : {}),
       extraGlobalArgs: config.runtimeArgs,
       ...(config.commandTimeoutSeconds ? { commandTimeoutMs: config.commandTimeoutSeconds * 1000 } : {}),
-      // Opt-in: a sealed copy of runc saves each runc create/exec ≈ 1.5 ms for ≈ 8.4 MiB of shmem per daemon (sealed-binary.ts).
-      sealedCopy: process.env['CONTAINERD_SHIM_TS_SEALED_RUNC'] === '1',
+      ...(options.sealedCopy ? { sealedCopy: true } : {}),
     },
     noPivotRoot: config.noPivotRoot ?? false,
     noNewKeyring: config.noNewKeyring ?? false,

@@ -75,6 +75,8 @@ export interface TaskServiceDeps {
    * started in); Create refuses bundles elsewhere. Undefined when unknown (a daemon started by hand).
    */
   readonly bundleParent?: string;
+  /** Run runc from a sealed in-memory copy (runtime/sealed-binary.ts); options.ts sealedRuncWanted decides. */
+  readonly sealedRuntimeCopy?: boolean;
 }
 
 type Empty = MessageInitShape<typeof EmptySchema>;
@@ -174,7 +176,7 @@ export class TaskService {
     this.deps.followTaskLog?.(log);
     try {
       const shimConfig = decodeRuntimeOptions(req.options);
-      const settings = await withRunscPodRoot(resolveSettings(shimConfig, this.deps.namespace, req.bundle), req.bundle, req.id);
+      const settings = await withRunscPodRoot(resolveSettings(shimConfig, this.deps.namespace, req.bundle, { sealedCopy: this.deps.sealedRuntimeCopy ?? false }), req.bundle, req.id);
       // What the `delete` action needs to clean up after a dead daemon.
       writeFileSync(path.join(req.bundle, 'shim-runtime.json'), JSON.stringify(settings.config), { mode: 0o600 });
       mkdirSync(settings.config.root!, { recursive: true, mode: 0o711 });
