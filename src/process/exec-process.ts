@@ -66,8 +66,9 @@ export class ExecProcess {
     private readonly spec: OciProcess,
     readonly stdio: StdioConfig,
   ) {
-    // In the loop's next check phase, so normally after the Exec reply has been written:
-    // spawning the runtime blocks this thread for about a millisecond that the reply need not wait.
+    // In the loop's next check phase, so after the Exec reply has been written: spawning the
+    // runtime blocks this thread for about a millisecond that the reply need not wait, and the
+    // reply lets containerd on to the Start (A/B in docs/benchmarks.md, round 5: this way is faster).
     if (prepareEarlyFor(ctx.runtimeKind)) this.early = new Promise<void>((r) => setImmediate(r)).then(() => this.prepareEarly());
   }
 

@@ -6,8 +6,8 @@
  * whether it runs from a fully sealed memfd; if not, it makes a private read-only copy (runc
  * 1.1: a bind mount of itself, remounted read-only, opened, unmounted) and executes itself again,
  * with the dynamic loader and its constructor running twice. runc accepts a sealed memfd as safe
- * by design (nothing can write to it), so starting runc from one skips all that: ≈ 4 ms per
- * `runc exec` on this kind of host (docs/benchmarks.md, round 5).
+ * by design (nothing can write to it), so starting runc from one skips all that: 1–2 ms per
+ * `runc exec` alone on this kind of host, more under load (docs/benchmarks.md, round 5).
  *
  * The copy is made once per binary in the background (kernel-side copy, no user-space buffer) and
  * used only while the file on disk is still the one copied (device, inode, size, mtime, ctime are
