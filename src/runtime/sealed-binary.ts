@@ -9,6 +9,9 @@
  * by design (nothing can write to it), so starting runc from one skips all that: 1–2 ms per
  * `runc exec` alone on this kind of host, more under load (docs/benchmarks.md, round 5).
  *
+ * Only ELF files are copied: a script run as /proc/self/fd/N hands its interpreter a path that
+ * close-on-exec has already closed, so scripts (wrappers around runc) run from disk.
+ *
  * The copy is made once per binary in the background (kernel-side copy, no user-space buffer) and
  * used only while the file on disk is still the one copied (device, inode, size, mtime, ctime are
  * compared on every use), so an upgraded runc is picked up at once: the old copy is dropped and
@@ -16,9 +19,22 @@
  * per daemon (≈ 8.4 MiB for runc 1.1.5), for as long as the daemon lives.
  */
 import { closeSync, fstatSync, statSync, type Stats } from 'node:fs';
-import { copyFile } from 'node:fs/promises';
+import { copyFile, open } from 'node:fs/promises';
 import path from 'node:path';
 import { addSeals, getSeals, IMMUTABLE_SEALS, memfdCreate } from '../sys/index.js';
+
+const ELF_MAGIC = Buffer.from([0x7f, 0x45, 0x4c, 0x46]);
+
+async function isElf(file: string): Promise<boolean> {
+  const handle = await open(file, 'r');
+  try {
+    const head = Buffer.alloc(ELF_MAGIC.length);
+    const { bytesRead } = await handle.read(head, 0, head.length, 0);
+    return bytesRead === head.length && head.equals(ELF_MAGIC);
+  } finally {
+    await handle.close();
+  }
+}
 
 interface Identity {
   readonly dev: number;
@@ -116,6 +132,9 @@ export class SealedCopies {
 
   /** A sealed memfd holding exactly the bytes of `file` as `identity` describes it. */
   private async copy(file: string, identity: Identity): Promise<number> {
+    // Only programs the kernel loads itself: a script's interpreter would be handed the path
+    // /proc/self/fd/N, which close-on-exec has closed by then (a wrapper script around runc).
+    if (!(await isElf(file))) throw new Error(`${file} is not an ELF executable`);
     const fd = memfdCreate(path.basename(file));
     try {
       // Through the fd's /proc link libuv opens the memfd itself and copies in the kernel.

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, fstatSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, readdirSync, readlinkSync, rmSync, renameSync, writeSync, constants as fsConstants } from 'node:fs';
+import { chmodSync, copyFileSync, fstatSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, readdirSync, readlinkSync, rmSync, renameSync, writeFileSync, writeSync, constants as fsConstants } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { OciRuntime, ProcessMonitor, SealedCopies, sealedCopies, type OciProcess } from '../../../src/runtime/index.js';
@@ -92,6 +92,14 @@ test('sealed copies of a binary', { skip: busybox ? false : 'busybox-static is n
       await copies.settled();
       assert.equal(fdCount(), fds, 'no second copy attempt');
       assert.equal(copies.executableFor(path.join(dir, 'missing')), path.join(dir, 'missing'));
+      // A script: its interpreter could not open /proc/self/fd/N (closed on exec), so it runs from disk.
+      const script = path.join(dir, 'wrapper.sh');
+      writeFileSync(script, '#!/bin/sh\necho from-script\n', { mode: 0o755 });
+      assert.equal(copies.executableFor(script), script);
+      await copies.settled();
+      assert.equal(copies.executableFor(script), script, 'a script is never copied');
+      const ran = await monitor.run({ binary: script, executable: copies.executableFor(script), args: [] });
+      assert.equal(ran.stdout, 'from-script\n');
       assert.equal(copies.executableFor('relative-name'), 'relative-name');
     });
   } finally {
