@@ -7,18 +7,8 @@
 import { Containerd } from '../test/e2e/harness/containerd.js';
 import { busyboxImage } from '../test/e2e/harness/oci-image.js';
 import { TS_RUNC, runtimeFlags } from '../test/e2e/harness/runtimes.js';
+import { parseEnvSpec } from './env-spec.js';
 import { summarize } from './stats.js';
-
-/** `NAME=value,NAME2=value2` → an environment. */
-function parseEnv(spec: string): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const part of spec.split(',').filter((p) => p !== '')) {
-    const eq = part.indexOf('=');
-    if (eq <= 0) throw new Error(`not NAME=value: ${JSON.stringify(part)}`);
-    env[part.slice(0, eq)] = part.slice(eq + 1);
-  }
-  return env;
-}
 
 function flag(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -28,7 +18,7 @@ function flag(name: string, fallback: string): string {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function main(): Promise<void> {
-  const envs = [parseEnv(flag('a', '')), parseEnv(flag('b', ''))] as const;
+  const envs = [parseEnvSpec(flag('a', '')), parseEnvSpec(flag('b', ''))] as const;
   const reps = Number(flag('reps', '80'));
   const gapMs = Number(flag('gap-ms', '200'));
   const image = busyboxImage();

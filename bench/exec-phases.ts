@@ -1,10 +1,11 @@
-// `node dist/bench/exec-phases.js [--reps 30] [--gap-ms 200]` (needs `perf`, root): where a
+// `node dist/bench/exec-phases.js [--reps 30] [--gap-ms 200] [--env VAR=1,…]` (needs `perf`, root): where a
 // `ctr task exec /bin/true` spends its time, ours against the reference in one private
 // containerd. The kernel's sched_process_exec/exit tracepoints (`perf record -a`, no probes in
 // either shim) give, for every ctr process, when its runc was started and when it exited, so each
 // exec splits into: before runc (ctr start-up, containerd, the shim's Exec, and for the reference
 // its Start), runc (spawn to exit; ours waits for its spec in part of it) and after runc (the
 // shim's Start reply, Wait and Delete, containerd, ctr's exit). Prints one JSON line of medians.
+// `--env` goes to containerd and so to our shims (a lever to look at; the Go shim ignores it).
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -12,6 +13,7 @@ import path from 'node:path';
 import { Containerd } from '../test/e2e/harness/containerd.js';
 import { busyboxImage } from '../test/e2e/harness/oci-image.js';
 import { REFERENCE, TS_RUNC, runtimeFlags } from '../test/e2e/harness/runtimes.js';
+import { parseEnvSpec } from './env-spec.js';
 import { summarize } from './stats.js';
 
 interface TraceEvent {
@@ -76,7 +78,8 @@ async function main(): Promise<void> {
   }
   const dir = mkdtempSync(path.join(os.tmpdir(), 'exec-phases-'));
   const data = path.join(dir, 'perf.data');
-  const cd = await Containerd.start({ namespace: 'phases' });
+  const env = parseEnvSpec(flag('env', ''));
+  const cd = await Containerd.start({ namespace: 'phases', extraEnv: env });
   // Whose each timed ctr was, in start order: the execs run one at a time.
   const order: ('ours' | 'reference')[] = [];
   try {
@@ -121,7 +124,7 @@ async function main(): Promise<void> {
     runcMs: median(side, 'runcMs'),
     afterRuncMs: median(side, 'afterRuncMs'),
   });
-  console.log(JSON.stringify({ bench: 'containerd-shim-ts-exec-phases', date: new Date().toISOString(), reps, gapMs, ours: report('ours'), reference: report('reference') }));
+  console.log(JSON.stringify({ bench: 'containerd-shim-ts-exec-phases', date: new Date().toISOString(), reps, gapMs, env, ours: report('ours'), reference: report('reference') }));
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]).endsWith(path.join('bench', 'exec-phases.js'))) await main();

@@ -1,8 +1,10 @@
-// The exec-phase split of bench/exec-phases.ts on a hand-written `perf script` excerpt: which
+// The exec-phase split of bench/exec-phases.ts on a hand-written `perf script` excerpt, and the
+// NAME=value specs the bench tools take for our shims' environment. The split: which
 // events are kept, how one ctr process splits into before/during/after its runc, and that ctrs
 // without a runc (or whose runc outlived them) are left out.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { parseEnvSpec } from '../../bench/env-spec.js';
 import { parsePerfScript, splitPhases } from '../../bench/exec-phases.js';
 
 const SCRIPT = [
@@ -42,4 +44,12 @@ test('each ctr with a runc inside it splits into before, runc and after', () => 
   assert.ok(near(ref!.totalMs, 60) && near(ref!.beforeRuncMs, 20) && near(ref!.runcMs, 30) && near(ref!.afterRuncMs, 10), JSON.stringify(ref));
   assert.equal(ours!.side, 'ours');
   assert.ok(near(ours!.totalMs, 45) && near(ours!.beforeRuncMs, 10) && near(ours!.runcMs, 20) && near(ours!.afterRuncMs, 15), JSON.stringify(ours));
+});
+
+test('--env / --a / --b specs: NAME=value pairs, commas between, "=" allowed in values', () => {
+  assert.deepEqual(parseEnvSpec(''), {});
+  assert.deepEqual(parseEnvSpec('A=1,B=x=y'), { A: '1', B: 'x=y' });
+  assert.deepEqual(parseEnvSpec('CONTAINERD_SHIM_TS_NODE_ARGS=--max-semi-space-size=8'), { CONTAINERD_SHIM_TS_NODE_ARGS: '--max-semi-space-size=8' });
+  assert.throws(() => parseEnvSpec('novalue'), /not NAME=value/);
+  assert.throws(() => parseEnvSpec('=1'), /not NAME=value/);
 });
