@@ -6,14 +6,9 @@
 // the ratio A/B. This is how the levers of round 5 in docs/benchmarks.md were decided.
 import { Containerd } from '../test/e2e/harness/containerd.js';
 import { busyboxImage } from '../test/e2e/harness/oci-image.js';
-import { TS_RUNC, runtimeFlags } from '../test/e2e/harness/runtimes.js';
-import { parseEnvSpec } from './env-spec.js';
+import { TS_RUNC } from '../test/e2e/harness/runtimes.js';
+import { flag, parseEnvSpec, runWarmTask } from './tool-support.js';
 import { summarize } from './stats.js';
-
-function flag(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback;
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -28,11 +23,7 @@ async function main(): Promise<void> {
     for (const env of envs) {
       const cd = await Containerd.start({ namespace: 'ab', extraEnv: env });
       cds.push(cd);
-      const name = await cd.importImage(image);
-      const run = await cd.ctr.run(['run', '-d', ...runtimeFlags(cd, TS_RUNC), name, 'ab', 'sleep', '100000']);
-      if (run.code !== 0) throw new Error(`ctr run failed: ${run.err}`);
-      // Warm-up: the daemon's first execs load code and make its caches.
-      for (let i = 0; i < 3; i++) await cd.ctr.run(['task', 'exec', '--exec-id', `warm${i}`, 'ab', '/bin/true']);
+      await runWarmTask(cd, await cd.importImage(image), TS_RUNC, 'ab');
     }
     for (let i = 0; i < reps; i++) {
       for (const k of i % 2 === 0 ? [0, 1] : [1, 0]) {

@@ -12,8 +12,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { Containerd } from '../test/e2e/harness/containerd.js';
 import { busyboxImage } from '../test/e2e/harness/oci-image.js';
-import { REFERENCE, TS_RUNC, runtimeFlags } from '../test/e2e/harness/runtimes.js';
-import { parseEnvSpec } from './env-spec.js';
+import { REFERENCE, TS_RUNC } from '../test/e2e/harness/runtimes.js';
+import { flag, parseEnvSpec, runWarmTask } from './tool-support.js';
 import { summarize } from './stats.js';
 
 interface TraceEvent {
@@ -64,11 +64,6 @@ export function splitPhases(events: readonly TraceEvent[], isOurs: (ctrStartMs: 
   return rows;
 }
 
-function flag(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback;
-}
-
 async function main(): Promise<void> {
   const reps = Number(flag('reps', '30'));
   const gapMs = Number(flag('gap-ms', '200'));
@@ -84,11 +79,7 @@ async function main(): Promise<void> {
   const order: ('ours' | 'reference')[] = [];
   try {
     const image = await cd.importImage(busyboxImage());
-    for (const [id, rt] of [['ref', REFERENCE], ['ts', TS_RUNC]] as const) {
-      const r = await cd.ctr.run(['run', '-d', ...runtimeFlags(cd, rt), image, id, 'sleep', '100000']);
-      if (r.code !== 0) throw new Error(`ctr run failed: ${r.err}`);
-      for (let i = 0; i < 3; i++) await cd.ctr.run(['task', 'exec', '--exec-id', `warm${i}`, id, '/bin/true']);
-    }
+    for (const [id, rt] of [['ref', REFERENCE], ['ts', TS_RUNC]] as const) await runWarmTask(cd, image, rt, id);
     const perf = spawn('perf', ['record', '-q', '-e', 'sched:sched_process_exec', '-e', 'sched:sched_process_exit', '-a', '-o', data], { stdio: 'ignore' });
     await new Promise((r) => setTimeout(r, 1000));
     for (let i = 0; i < reps; i++) {

@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildGoProbe, startGoServer, stopChild } from '../../test/integration/ttrpc/go-probe.js';
+import { flag } from '../tool-support.js';
 
 interface Sample {
   calls: number;
@@ -21,10 +22,6 @@ interface Sample {
   failures: number;
 }
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback;
-}
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -52,9 +49,9 @@ function runClient(binary: string, socket: string, concurrency: number, duration
 }
 
 async function main(): Promise<void> {
-  const rounds = Number(arg('rounds', '10'));
-  const durationMs = Number(arg('duration-ms', '1000'));
-  const levels = arg('concurrency', '1,64').split(',').map(Number);
+  const rounds = Number(flag('rounds', '10'));
+  const durationMs = Number(flag('duration-ms', '1000'));
+  const levels = flag('concurrency', '1,64').split(',').map(Number);
   const built = buildGoProbe();
   if ('skip' in built) {
     console.error(`ttrpc benchmark needs Go: ${built.skip}`);

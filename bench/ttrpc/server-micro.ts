@@ -11,11 +11,8 @@ import { encodeRequestFrame } from '../../src/ttrpc/messages.js';
 import { ServerConnection } from '../../src/ttrpc/server-connection.js';
 import { MethodTable } from '../../src/ttrpc/service.js';
 import { PROBE_SERVICE } from '../../test/integration/ttrpc/ts-probe.js';
+import { flag } from '../tool-support.js';
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-}
 
 /** Enough of a net.Socket for ServerConnection: replies are counted, not sent. */
 class CountingSocket extends EventEmitter {
@@ -53,8 +50,8 @@ async function round(calls: number): Promise<number> {
   return ns / calls / 1000;
 }
 
-const calls = arg('calls', 200_000);
-const rounds = arg('rounds', 5);
+const calls = Number(flag('calls', '200000'));
+const rounds = Number(flag('rounds', '5'));
 await round(20_000); // warm-up: let the JIT settle
 const us: number[] = [];
 for (let r = 0; r < rounds; r++) us.push(await round(calls));

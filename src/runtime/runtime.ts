@@ -88,7 +88,7 @@ interface SealedExecutable {
 
 /** The sealed copy of `binary` when one is ready (one is started otherwise). */
 function sealedExecutable(binary: string): SealedExecutable | undefined {
-  const source = path.isAbsolute(binary) ? binary : resolveBinary(binary, runtimeEnv()['PATH']);
+  const source = path.isAbsolute(binary) ? binary : resolveBinary(binary, process.env['PATH']);
   if (source === undefined) return undefined;
   const executable = sealedCopies.executableFor(source);
   return executable === source ? undefined : { source, executable };

@@ -4,7 +4,7 @@
 // without a runc (or whose runc outlived them) are left out.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseEnvSpec } from '../../bench/env-spec.js';
+import { flag, parseEnvSpec } from '../../bench/tool-support.js';
 import { parsePerfScript, splitPhases } from '../../bench/exec-phases.js';
 
 const SCRIPT = [
@@ -52,4 +52,10 @@ test('--env / --a / --b specs: NAME=value pairs, commas between, "=" allowed in 
   assert.deepEqual(parseEnvSpec('CONTAINERD_SHIM_TS_NODE_ARGS=--max-semi-space-size=8'), { CONTAINERD_SHIM_TS_NODE_ARGS: '--max-semi-space-size=8' });
   assert.throws(() => parseEnvSpec('novalue'), /not NAME=value/);
   assert.throws(() => parseEnvSpec('=1'), /not NAME=value/);
+});
+
+test('--name value flags: the value after the flag, else the fallback', () => {
+  assert.equal(flag('reps', '30', ['node', 'x.js', '--reps', '80']), '80');
+  assert.equal(flag('reps', '30', ['node', 'x.js']), '30');
+  assert.equal(flag('reps', '30', ['node', 'x.js', '--reps']), '30', 'a flag without a value');
 });
