@@ -4,7 +4,8 @@
 // either shim) give, for every ctr process, when its runc was started and when it exited, so each
 // exec splits into: before runc (ctr start-up, containerd, the shim's Exec, and for the reference
 // its Start), runc (spawn to exit; ours waits for its spec in part of it) and after runc (the
-// shim's Start reply, Wait and Delete, containerd, ctr's exit). Prints one JSON line of medians.
+// shim's Start reply, Wait and Delete, containerd, ctr's exit). Prints one JSON line of medians,
+// and each shim's own CPU time per exec (its threads' schedstat over the timed execs; not runc's).
 // `--env` goes to containerd and so to our shims (a lever to look at; the Go shim ignores it).
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -15,6 +16,7 @@ import { busyboxImage } from '../test/e2e/harness/oci-image.js';
 import { REFERENCE, TS_RUNC } from '../test/e2e/harness/runtimes.js';
 import { flag, parseEnvSpec, runWarmTask } from './tool-support.js';
 import { summarize } from './stats.js';
+import { shimProcesses, threadsCpuMs } from './procfs.js';
 
 interface TraceEvent {
   readonly ms: number;
@@ -77,9 +79,18 @@ async function main(): Promise<void> {
   const cd = await Containerd.start({ namespace: 'phases', extraEnv: env });
   // Whose each timed ctr was, in start order: the execs run one at a time.
   const order: ('ours' | 'reference')[] = [];
+  const shims = { ours: [] as number[], reference: [] as number[] };
+  const cpuBefore = { ours: 0, reference: 0 };
+  const cpuSpent = { ours: NaN, reference: NaN };
   try {
     const image = await cd.importImage(busyboxImage());
     for (const [id, rt] of [['ref', REFERENCE], ['ts', TS_RUNC]] as const) await runWarmTask(cd, image, rt, id);
+    // The shim processes themselves (argv holds the address), not their runtimes or helpers.
+    const shimRoots = (marker: string): number[] => shimProcesses(cd.address, marker).filter((p) => p.argv.includes(cd.address)).map((p) => p.pid);
+    for (const [side, marker] of [['ours', 'containerd-shim-ts-v2'], ['reference', 'containerd-shim-runc-v2']] as const) shims[side] = shimRoots(marker);
+    const cpuNow = (side: 'ours' | 'reference'): number => shims[side].reduce((sum, pid) => sum + (threadsCpuMs(pid) ?? 0), 0);
+    cpuBefore.ours = cpuNow('ours');
+    cpuBefore.reference = cpuNow('reference');
     const perf = spawn('perf', ['record', '-q', '-e', 'sched:sched_process_exec', '-e', 'sched:sched_process_exit', '-a', '-o', data], { stdio: 'ignore' });
     await new Promise((r) => setTimeout(r, 1000));
     for (let i = 0; i < reps; i++) {
@@ -90,6 +101,8 @@ async function main(): Promise<void> {
         if (r.code !== 0) throw new Error(`exec failed: ${r.err}`);
       }
     }
+    cpuSpent.ours = cpuNow('ours') - cpuBefore.ours;
+    cpuSpent.reference = cpuNow('reference') - cpuBefore.reference;
     perf.kill('SIGINT');
     await new Promise((r) => perf.once('exit', r));
   } finally {
@@ -114,6 +127,7 @@ async function main(): Promise<void> {
     beforeRuncMs: median(side, 'beforeRuncMs'),
     runcMs: median(side, 'runcMs'),
     afterRuncMs: median(side, 'afterRuncMs'),
+    shimCpuMsPerExec: Math.round((cpuSpent[side] / reps) * 100) / 100,
   });
   console.log(JSON.stringify({ bench: 'containerd-shim-ts-exec-phases', date: new Date().toISOString(), reps, gapMs, env, ours: report('ours'), reference: report('reference') }));
 }

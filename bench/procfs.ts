@@ -138,6 +138,21 @@ export function readCpuTicks(pid: number): number | undefined {
   return Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
 }
 
+/**
+ * CPU time the threads of `pid` (not its children) have run, in ms, from each thread's
+ * /proc/PID/task/TID/schedstat (nanoseconds; ticks are too coarse for a few ms per request).
+ * Threads that exited are not counted: only compare it across a span in which none exit.
+ */
+export function threadsCpuMs(pid: number): number | undefined {
+  let tids: string[];
+  try { tids = readdirSync(`/proc/${pid}/task`); } catch { return undefined; }
+  let ns = 0;
+  for (const tid of tids) {
+    try { ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]); } catch { /* thread gone */ }
+  }
+  return ns / 1e6;
+}
+
 let clockTicks: number | undefined;
 /** The kernel's USER_HZ (ticks per second of /proc/PID/stat times), from `getconf CLK_TCK`. */
 export function ticksPerSecond(): number {

@@ -13,7 +13,7 @@
  * runtime's own write finds the lock warm. Failing writes (read-only cgroupfs, no permission) only
  * switch the warm-up off; they never fail the call it precedes.
  */
-import { open, readFile, type FileHandle } from 'node:fs/promises';
+import { closeSync, openSync, readFileSync, readSync, write } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import path from 'node:path';
 import { parseProcCgroup } from './cgroup-paths.js';
@@ -85,11 +85,13 @@ export class CgroupWarmup {
   private disabled: boolean;
   private mounts: CgroupMount[] | undefined;
   /** `/proc/self/cgroup`, kept open and re-read at offset 0 (the kernel renders it afresh). */
-  private ownCgroups: FileHandle | undefined;
-  private target: { readonly file: string; readonly handle: FileHandle } | undefined;
+  private ownCgroups: number | undefined;
+  private target: { readonly file: string; readonly fd: number } | undefined;
   private readonly pidText = Buffer.from(`${process.pid}\n`);
   /** Completed writes, for tests and diagnostics. */
   writes = 0;
+  /** Writes handed to a pool thread (the first one before hold() returns), for tests. */
+  issued = 0;
 
   constructor(enabled = process.env['CONTAINERD_SHIM_TS_CGROUP_WARMUP'] !== '0') {
     this.disabled = !enabled;
@@ -97,7 +99,10 @@ export class CgroupWarmup {
 
   /**
    * Keeps the lock warm until the returned function is called (once the runtime command that moves
-   * a process has returned), or for at most `maxMs`. Never throws, never blocks the event loop.
+   * a process has returned), or for at most `maxMs`. Never throws, never blocks the event loop:
+   * the first write is handed to a pool thread before this returns (reading where we are is a
+   * read of /proc, microseconds), so the grace period starts now, not after the loop got round
+   * to it — on a busy loop that was several milliseconds of the period's head start.
    */
   hold(maxMs = 60_000): () => void {
     if (this.disabled) return () => undefined;
@@ -125,23 +130,24 @@ export class CgroupWarmup {
   /** Drops the files kept open (tests; a daemon keeps them for its life). */
   async close(): Promise<void> {
     await this.settled();
-    await this.target?.handle.close().catch(() => undefined);
-    await this.ownCgroups?.close().catch(() => undefined);
+    if (this.target) closeSync(this.target.fd);
+    if (this.ownCgroups !== undefined) closeSync(this.ownCgroups);
     this.target = undefined;
     this.ownCgroups = undefined;
   }
 
+  /** Synchronous up to the first write's hand-off (an async function runs so until its first await). */
   private async run(): Promise<void> {
     try {
       // Where we are is read once per warm spell (a few tens of ms), not before every write.
-      const handle = await this.ownProcsFile();
-      if (!handle) {
+      const fd = this.ownProcsFile();
+      if (fd === undefined) {
         this.disabled = true;
         return;
       }
       // The first write waits out the grace period; the ones after it are cheap and keep it passed.
       while (this.holders > 0 && !this.disabled) {
-        await this.writeOnce(handle);
+        await this.writeOnce(fd);
         if (this.holders > 0) await delay(REWRITE_INTERVAL_MS);
       }
     } catch {
@@ -149,26 +155,28 @@ export class CgroupWarmup {
     }
   }
 
-  private async writeOnce(handle: FileHandle): Promise<void> {
-    try {
-      await handle.write(this.pidText, 0, this.pidText.length, 0);
-      this.writes++;
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code ?? '';
-      if (WARMED_DESPITE.has(code)) this.writes++;
-      else this.disabled = true;
-    }
+  /** One write of our pid, on a pool thread (it may wait out the grace period). */
+  private writeOnce(fd: number): Promise<void> {
+    this.issued++;
+    return new Promise((resolve) => {
+      write(fd, this.pidText, 0, this.pidText.length, 0, (err) => {
+        const code = err?.code ?? '';
+        if (!err || WARMED_DESPITE.has(code)) this.writes++;
+        else this.disabled = true;
+        resolve();
+      });
+    });
   }
 
   /**
    * `cgroup.procs` of the cgroup we are in now, read afresh for every warm spell so a write does
    * not move us anywhere (should something else have moved us, we follow).
    */
-  private async ownProcsFile(): Promise<FileHandle | undefined> {
-    this.mounts ??= parseCgroupMounts(await readFile('/proc/self/mountinfo', 'utf8'));
-    this.ownCgroups ??= await open('/proc/self/cgroup', 'r');
+  private ownProcsFile(): number | undefined {
+    this.mounts ??= parseCgroupMounts(readFileSync('/proc/self/mountinfo', 'utf8'));
+    this.ownCgroups ??= openSync('/proc/self/cgroup', 'r');
     const buf = Buffer.alloc(8192);
-    const { bytesRead } = await this.ownCgroups.read(buf, 0, buf.length, 0);
+    const bytesRead = readSync(this.ownCgroups, buf, 0, buf.length, 0);
     const ours = parseProcCgroup(buf.toString('utf8', 0, bytesRead));
     let file: string | undefined;
     for (const mount of this.mounts) {
@@ -178,11 +186,11 @@ export class CgroupWarmup {
     }
     if (!file) return undefined;
     if (this.target?.file !== file) {
-      await this.target?.handle.close().catch(() => undefined);
+      if (this.target) closeSync(this.target.fd);
       this.target = undefined;
-      this.target = { file, handle: await open(file, 'w') };
+      this.target = { file, fd: openSync(file, 'w') };
     }
-    return this.target.handle;
+    return this.target.fd;
   }
 }
 

@@ -3,7 +3,7 @@
  * Its TaskExit is never queued before its TaskExecStarted (the start holds `starting` until the
  * start event is queued, and the exit path waits for it).
  */
-import { rmSync } from 'node:fs';
+import { unlinkSync } from 'node:fs';
 import path from 'node:path';
 import { runtimeFailureMessage, type ExecOptions, type OciProcess, type PreparedExec, type ProcessExit, type RuntimeKind } from '../runtime/index.js';
 import { cgroupWarmup } from './cgroup-warmup.js';
@@ -14,6 +14,15 @@ import { Mutex, Signal } from './mutex.js';
 import { ProcessIO, type ProcessIOSettings } from './process-io.js';
 import { execRefusal, type ExecStatus } from './state.js';
 import type { DeleteResult, ExitRecord, ProcessState, StdioConfig } from './types.js';
+
+/** unlink(2) alone (rmSync stats the path before and after): pid files are plain files. */
+function removeIfPresent(file: string): void {
+  try {
+    unlinkSync(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+}
 
 /** What Exec prepared for Start: stdio (or why it failed) and, when it could, the runtime. */
 interface EarlyStart {
@@ -307,8 +316,8 @@ export class ExecProcess {
         await this.io.waitDrained(2000).catch(() => undefined);
         await this.io.dispose();
       }
-      rmSync(this.pidFile, { force: true });
-      rmSync(this.internalPidFile, { force: true });
+      removeIfPresent(this.pidFile);
+      removeIfPresent(this.internalPidFile);
       this.status = 'deleted';
       return { pid: this.pidValue, exitStatus: this.exitRecord?.exitStatus ?? 0, exitedAt: this.exitRecord?.exitedAt };
     });

@@ -10,9 +10,9 @@
  * the victim dies, so (b) guarantees TaskOOM is queued before the exit it caused. Why this and
  * not a blocking read or a helper thread: docs/architecture.md, "OOM watching".
  */
-import { closeSync, existsSync, openSync, readFileSync, readSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
 import path from 'node:path';
-import { eventfd, EventfdFlags } from '../sys/index.js';
+import { eventfd, EventfdFlags, readEventfd } from '../sys/index.js';
 import type { EventSink, Logger } from './types.js';
 
 const CGROUP_ROOT = '/sys/fs/cgroup';
@@ -63,17 +63,11 @@ function v1Source(memoryDir: string): Source {
     closeSync(efd);
     throw err;
   }
-  const buf = Buffer.alloc(8);
   let fd: number | undefined = efd;
   return {
     take(): boolean {
       if (fd === undefined) return false;
-      try {
-        return readSync(fd, buf, 0, 8, null) === 8 && buf.readBigUInt64LE(0) > 0n;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'EAGAIN') return false;
-        throw err;
-      }
+      return readEventfd(fd) > 0n;
     },
     // Removing the cgroup also signals the eventfd; a notification then is not an OOM.
     gone: () => !existsSync(path.join(memoryDir, 'memory.oom_control')),

@@ -108,6 +108,7 @@ export function fastRun(spec: CommandSpec, file: string, waitExit: (pid: number)
         argv: [spec.binary, ...spec.args],
         env: envStrings(spec.env ?? process.env),
         stdio: { stdin, stdout, stderr },
+        ...(spec.inheritFds ? { inheritFds: spec.inheritFds } : {}),
         ...(spec.cwd !== undefined ? { cwd: spec.cwd } : {}),
       });
     } catch (e) {

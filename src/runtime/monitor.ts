@@ -43,6 +43,8 @@ export interface CommandSpec {
   readonly stdin?: number | Buffer | 'null';
   readonly stdout?: number | 'capture' | 'null';
   readonly stderr?: number | 'capture' | 'null';
+  /** fds the command gets as its fds 3, 4, … (e.g. a pipe it opens as /proc/self/fd/3). */
+  readonly inheritFds?: readonly number[];
   readonly env?: NodeJS.ProcessEnv;
   readonly cwd?: string;
   /** SIGKILL the command after this many milliseconds. */
@@ -194,6 +196,7 @@ export class ProcessMonitor {
       stdinPipe ?? (input ? 'pipe' : typeof spec.stdin === 'number' ? spec.stdin : 'ignore'),
       spec.stdout === undefined || spec.stdout === 'capture' ? 'pipe' : spec.stdout === 'null' ? 'ignore' : spec.stdout,
       spec.stderr === undefined || spec.stderr === 'capture' ? 'pipe' : spec.stderr === 'null' ? 'ignore' : spec.stderr,
+      ...(spec.inheritFds ?? []),
     ];
     let child: ChildProcess;
     try {

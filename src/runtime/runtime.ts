@@ -6,8 +6,8 @@
  * from where it ended before the command, so a stale record from an earlier failure is not
  * reported).
  */
-import { mkdtempSync, openSync, readSync, closeSync, fstatSync, rmdirSync, rmSync, unlinkSync, writeFileSync, writeSync, constants as fsConstants } from 'node:fs';
-import { mkfifo, setPipeSize } from '../sys/index.js';
+import { mkdtempSync, openSync, readSync, closeSync, fstatSync, rmdirSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { createPipe, dupCloseOnExec, setNonBlocking, setPipeSize } from '../sys/index.js';
 import os from 'node:os';
 import path from 'node:path';
 import { enterCrunNamespace, crunNeedsPrivateNamespace, type CrunNamespace } from './crun-hybrid.js';
@@ -72,6 +72,8 @@ interface Invocation {
   readonly target?: string;
   /** Called once the command was spawned: it holds its own copies of the stdio fds from then on. */
   readonly onSpawned?: () => void;
+  /** fds the command gets as its fds 3, 4, … */
+  readonly inheritFds?: readonly number[];
 }
 
 function execInvocation(id: string, options: ExecOptions): Invocation {
@@ -86,12 +88,60 @@ interface SealedExecutable {
   readonly executable: string;
 }
 
-/** The sealed copy of `binary` when one is ready (one is started otherwise). */
-function sealedExecutable(binary: string): SealedExecutable | undefined {
+/**
+ * The sealed copy of `binary` when one is ready (one is started otherwise), unless its fd is one
+ * the command's inherited fds (3 … 2 + `inherited`) would take over before the exec.
+ */
+function sealedExecutable(binary: string, inherited: number): SealedExecutable | undefined {
   const source = path.isAbsolute(binary) ? binary : resolveBinary(binary, process.env['PATH']);
   if (source === undefined) return undefined;
   const executable = sealedCopies.executableFor(source);
-  return executable === source ? undefined : { source, executable };
+  if (executable === source) return undefined;
+  const fd = Number(/^\/proc\/self\/fd\/(\d+)$/.exec(executable)?.[1]);
+  return fd >= 3 && fd < 3 + inherited ? undefined : { source, executable };
+}
+
+/** Where a prepared exec's runtime reads its process spec from, and our end of it. */
+interface ProcessChannel {
+  /** The runtime's `--process` argument. */
+  readonly path: string;
+  /** What the runtime inherits as its fds 3, 4, … */
+  readonly inheritFds: readonly number[];
+  /** Our end: the spec is written here when the exec starts. */
+  readonly writer: number;
+  /** The runtime exited: closes our fds (and removes any file). */
+  close(): void;
+}
+
+/**
+ * runc: a pipe it inherits as fd 3 and opens as /proc/self/fd/3 (Go's os.Open of a pipe reads
+ * like a fifo's). No file system work at all, where a fifo costs a directory, a mknod and their
+ * removal: about 1 ms of this thread on a disk-backed /tmp per exec (docs/benchmarks.md, round 6).
+ */
+function processPipe(bytes: number): ProcessChannel {
+  const pipe = createPipe();
+  try {
+    setNonBlocking(pipe.write, true);
+    if (bytes > PIPE_DEFAULT_CAPACITY) setPipeSize(pipe.write, bytes);
+  } catch (err) {
+    closeSync(pipe.read);
+    closeSync(pipe.write);
+    throw err;
+  }
+  // Our read end stays open until the runtime exits: a retried spawn (sealed-copy fallback)
+  // passes it again, and a spec handed to a runtime that already died just sits in the pipe.
+  let open = true;
+  return {
+    path: '/proc/self/fd/3',
+    inheritFds: [pipe.read],
+    writer: pipe.write,
+    close: () => {
+      if (!open) return;
+      open = false;
+      closeSync(pipe.read);
+      closeSync(pipe.write);
+    },
+  };
 }
 
 const versionCache = new Map<string, Promise<RuntimeVersion>>();
@@ -197,7 +247,7 @@ export class OciRuntime {
     return parsed;
   }
 
-  private async spawn(binary: string, args: readonly string[], inv: { stdio?: RuntimeStdio; input?: Buffer; onSpawned?: () => void; sealed?: SealedExecutable }): Promise<CommandResult> {
+  private async spawn(binary: string, args: readonly string[], inv: { stdio?: RuntimeStdio; input?: Buffer; onSpawned?: () => void; inheritFds?: readonly number[]; sealed?: SealedExecutable }): Promise<CommandResult> {
     const stdio = inv.stdio;
     try {
       // run() spawns before it returns (posix_spawn and child_process alike).
@@ -208,6 +258,7 @@ export class OciRuntime {
         stdin: inv.input ?? stdio?.stdin ?? 'null',
         stdout: stdio ? (stdio.stdout ?? 'null') : 'capture',
         stderr: stdio ? (stdio.stderr ?? 'null') : 'capture',
+        ...(inv.inheritFds?.length ? { inheritFds: inv.inheritFds } : {}),
         env: runtimeEnv(),
         ...(this.config.commandTimeoutMs ? { timeoutMs: this.config.commandTimeoutMs } : {}),
       });
@@ -261,7 +312,7 @@ export class OciRuntime {
     if (kind === 'crun' && inv.touchesCgroups && this.useCrunNamespace()) {
       ns = await enterCrunNamespace(this.monitor, this.config.binary, args, process.cwd());
     }
-    const sealed = kind === 'runc' && !ns && this.config.sealedCopy ? sealedExecutable(this.config.binary) : undefined;
+    const sealed = kind === 'runc' && !ns && this.config.sealedCopy ? sealedExecutable(this.config.binary, inv.inheritFds?.length ?? 0) : undefined;
     let result: CommandResult;
     try {
       result = await this.spawn(ns?.binary ?? this.config.binary, ns?.args ?? args, sealed ? { ...inv, sealed } : inv);
@@ -333,12 +384,25 @@ export class OciRuntime {
   }
 
   /**
-   * `exec`: runs `process` (an OCI Process) in the container, via a temporary process file.
-   * Detached, resolves with 0 once it runs (pid in `pidFile`); otherwise with its exit status.
+   * `exec`: runs `process` (an OCI Process) in the container, via a pipe (runc) or a temporary
+   * process file. Detached, resolves with 0 once it runs (pid in `pidFile`); otherwise with its
+   * exit status.
    */
   async exec(id: string, processSpec: OciProcess, options: ExecOptions = {}): Promise<number> {
     checkExecSpec(processSpec);
     const kind = await this.kind();
+    if (kind === 'runc') {
+      const spec = Buffer.from(JSON.stringify(processSpec));
+      const channel = processPipe(spec.length);
+      try {
+        // Fits (processPipe sized it), so this never blocks; runc reads it after its start-up.
+        if (writeSync(channel.writer, spec) !== spec.length) throw new RuntimeArgumentError('exec: the process spec did not fit in the process pipe');
+        const result = await this.invoke(renderExec(id, channel.path, options, kind), { ...execInvocation(id, options), inheritFds: channel.inheritFds });
+        return result.exitStatus;
+      } finally {
+        channel.close();
+      }
+    }
     const processFile = makeProcessFileDir();
     try {
       writeFileSync(processFile.file, JSON.stringify(processSpec), { mode: 0o600 });
@@ -350,57 +414,40 @@ export class OciRuntime {
   }
 
   /**
-   * `exec` in two steps. This starts the runtime now, with a fifo as its process file: it loads
-   * itself and the container's state, opens the fifo and waits there. {@link PreparedExec.run}
-   * then writes the spec into the fifo and resolves like {@link exec}; {@link PreparedExec.cancel}
-   * writes it a spec that is not JSON, so the runtime fails to parse it and exits without having
-   * entered the container. For runc that start-up is 7–9 ms of the ≈ 25 ms an exec takes, and the
-   * Exec → Start round trip of containerd hides it (docs/benchmarks.md, round 4).
+   * `exec` in two steps. For runc this starts the runtime now, with a pipe as its process file
+   * (inherited as fd 3): it loads itself and the container's state, opens the pipe and waits
+   * there. {@link PreparedExec.run} then writes the spec into the pipe and resolves like
+   * {@link exec}; {@link PreparedExec.cancel} writes it a spec that is not JSON, so the runtime
+   * fails to parse it and exits without having entered the container. For runc that start-up is
+   * 7–9 ms of the ≈ 25 ms an exec takes, and the Exec → Start round trip of containerd hides it
+   * (docs/benchmarks.md, round 4). Other runtimes start at run() (see deferredExec).
    */
   async prepareExec(id: string, processSpec: OciProcess, options: ExecOptions = {}): Promise<PreparedExec> {
     checkExecSpec(processSpec);
     const kind = await this.kind();
+    if (kind !== 'runc') return this.deferredExec(id, processSpec, options);
     const spec = Buffer.from(JSON.stringify(processSpec));
-    const processFile = makeProcessFileDir();
-    const { dir, file: fifo } = processFile;
-    let writer: number | undefined;
-    try {
-      mkfifo(fifo, 0o600);
-      // Read-write: the open never waits for the runtime, and the runtime's own open finds a
-      // writer at once. The whole spec must fit in the fifo, so handing it over never blocks.
-      writer = openSync(fifo, fsConstants.O_RDWR | fsConstants.O_NONBLOCK);
-      if (spec.length > PIPE_DEFAULT_CAPACITY) setPipeSize(writer, spec.length);
-    } catch (err) {
-      if (writer !== undefined) closeSync(writer);
-      rmSync(dir, { recursive: true, force: true });
-      throw err;
-    }
+    // The whole spec must fit in the pipe's buffer, so handing it over never blocks.
+    const channel = processPipe(spec.length);
     let exited = false;
     let spawned: () => void = () => undefined;
     const started = new Promise<void>((resolve) => {
       spawned = resolve;
     });
-    const closeWriter = (): void => {
-      if (writer === undefined) return;
-      closeSync(writer);
-      writer = undefined;
-    };
     // Our end stays open until the runtime exits: a fifo nobody holds loses what it buffers, and
     // the runtime may not have opened it yet when the spec is written (it needs no EOF: it stops
     // reading at the end of the JSON value).
-    const result = this.invoke(renderExec(id, fifo, options, kind), { ...execInvocation(id, options), onSpawned: spawned }).finally(() => {
+    const result = this.invoke(renderExec(id, channel.path, options, kind), { ...execInvocation(id, options), onSpawned: spawned, inheritFds: channel.inheritFds }).finally(() => {
       exited = true;
-      closeWriter();
-      removeProcessFileDirSoon(processFile);
+      channel.close();
     });
     result.catch(() => undefined);
     // Like exec(): once this resolves the runtime holds the stdio fds, and the caller may close its own.
     await Promise.race([started, result.then(() => undefined, () => undefined)]);
     const hand = (bytes: Buffer): void => {
-      if (writer === undefined) return;
-      if (writeSync(writer, bytes) !== bytes.length) {
-        throw new RuntimeArgumentError('exec: the process spec did not fit in the process fifo');
-      }
+      if (exited) return;
+      const written = writeSync(channel.writer, bytes);
+      if (written !== bytes.length) throw new RuntimeArgumentError('exec: the process spec did not fit in the process pipe');
     };
     let used = false;
     return {
@@ -420,6 +467,50 @@ export class OciRuntime {
           hand(Buffer.from('!'));
         }
         await result.catch(() => undefined);
+      },
+    };
+  }
+
+  /**
+   * prepareExec for crun and runsc: nothing starts early. crun reads its process file to EOF (a
+   * held-open fifo would never end) and starts in about a millisecond anyway; runsc's exec is a
+   * different path. The stdio fds are duplicated so the caller may close its own at once.
+   */
+  private deferredExec(id: string, processSpec: OciProcess, options: ExecOptions): PreparedExec {
+    const held: number[] = [];
+    const dup = (fd: number | undefined): number | undefined => {
+      if (fd === undefined) return undefined;
+      const copy = dupCloseOnExec(fd);
+      held.push(copy);
+      return copy;
+    };
+    let stdio: RuntimeStdio | undefined;
+    try {
+      stdio = options.stdio ? { stdin: dup(options.stdio.stdin), stdout: dup(options.stdio.stdout), stderr: dup(options.stdio.stderr) } : undefined;
+    } catch (err) {
+      for (const fd of held) closeSync(fd);
+      throw err;
+    }
+    const release = (): void => {
+      for (const fd of held.splice(0)) closeSync(fd);
+    };
+    let used = false;
+    return {
+      get stale() {
+        return used;
+      },
+      run: async () => {
+        if (used) throw new RuntimeArgumentError('prepared exec already used or cancelled');
+        used = true;
+        try {
+          return await this.exec(id, processSpec, { ...options, ...(stdio ? { stdio } : {}) });
+        } finally {
+          release();
+        }
+      },
+      cancel: async () => {
+        used = true;
+        release();
       },
     };
   }

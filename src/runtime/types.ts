@@ -134,12 +134,12 @@ export interface OciProcess {
   readonly [key: string]: unknown;
 }
 
-/** A runtime `exec` started ahead of its spec (`OciRuntime.prepareExec`). */
+/** A runtime `exec` started ahead of its spec (`OciRuntime.prepareExec`; runc only, others start at run()). */
 export interface PreparedExec {
   /** Cannot run: already run or cancelled, or the runtime exited before its spec (it failed, or timed out). */
   readonly stale: boolean;
   /** Hands the spec over; resolves or rejects exactly like `exec` with the same options. Once. */
   run(): Promise<number>;
-  /** Gives up: the runtime reads a spec that is not JSON and exits without entering the container. */
+  /** Gives up: the runtime reads a spec that is not JSON and exits without entering the container (others: nothing ran). */
   cancel(): Promise<void>;
 }

@@ -33,39 +33,51 @@ const TASK_METHODS = [
   'resizePty', 'closeIO', 'update', 'wait', 'stats', 'connect', 'shutdown',
 ] as const;
 
-type Handler = (req: never) => Promise<unknown>;
+type Handler = (req: never) => unknown;
 
 /** Codes that mean the request was refused as asked (the caller's problem), not that a step failed. */
 const REFUSALS: ReadonlySet<Code> = new Set([Code.InvalidArgument, Code.NotFound, Code.AlreadyExists, Code.FailedPrecondition, Code.Unimplemented]);
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
+}
 
 /**
  * Wraps every method so that thrown errors leave as ttrpc statuses with containerd's classes, and
  * logs each call into the task's own log: a debug line per call (with -debug), and an error line
  * naming the task and the failing method when a step failed. Refusals (not found, wrong state…)
- * stay at debug: containerd makes some of them routinely (Delete after a failed Create).
+ * stay at debug: containerd makes some of them routinely (Delete after a failed Create). A method
+ * that answers synchronously (State) stays synchronous, so the server replies in the same turn.
  */
 function withStatusMapping(service: TaskService): Record<string, Handler> {
   const wrapped: Record<string, Handler> = {};
   for (const name of TASK_METHODS) {
     const method = (service[name] as Handler).bind(service);
     const rpc = name.charAt(0).toUpperCase() + name.slice(1);
-    wrapped[name] = async (req: never) => {
+    wrapped[name] = (req: never) => {
       const { id, execId } = req as { id?: string; execId?: string };
       const fields = { id, exec_id: execId || undefined, method: rpc };
-      // Logged before the call (Delete closes the task's log), except Create, whose log opens in the call.
-      if (name !== 'create') service.logFor(id ?? '').debug('task request', fields);
-      try {
-        const reply = await method(req);
-        if (name === 'create') service.logFor(id ?? '').debug('task request', fields);
-        return reply;
-      } catch (err) {
+      const failed = (err: unknown): never => {
         const status = toTtrpcError(err);
         const log = service.logFor(id ?? '');
         // Create logs its own failure (with the step); do not say it twice.
         if (REFUSALS.has(status.code) || name === 'create') log.debug('task request refused', { ...fields, error: status.message });
         else log.error(`${rpc} failed`, { ...fields, error: status.message });
         throw status;
+      };
+      const answered = (reply: unknown): unknown => {
+        if (name === 'create') service.logFor(id ?? '').debug('task request', fields);
+        return reply;
+      };
+      // Logged before the call (Delete closes the task's log), except Create, whose log opens in the call.
+      if (name !== 'create') service.logFor(id ?? '').debug('task request', fields);
+      let reply: unknown;
+      try {
+        reply = method(req);
+      } catch (err) {
+        return failed(err);
       }
+      return isThenable(reply) ? reply.then(answered, failed) : answered(reply);
     };
   }
   return wrapped;

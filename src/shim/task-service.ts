@@ -311,7 +311,8 @@ export class TaskService {
     return {};
   }
 
-  async state(req: StateRequest): Promise<MessageInitShape<typeof StateResponseSchema>> {
+  /** Synchronous on purpose: the ttrpc server then answers in the same turn (containerd asks often). */
+  state(req: StateRequest): MessageInitShape<typeof StateResponseSchema> {
     const s = this.container(req.id).state(req.execId);
     return {
       id: s.id,

@@ -14,6 +14,27 @@ export const EventfdFlags = {
 } as const;
 
 let eventfdFn: NativeFunction | undefined;
+let readFn: NativeFunction | undefined;
+
+const EAGAIN = 11;
+
+/**
+ * One non-blocking read of an eventfd's counter: the value (and the counter is reset), or 0 when
+ * nothing was signalled. A plain read(2): fs.readSync would build and throw an Error for every
+ * EAGAIN, which is what a poll of a quiet eventfd returns every time.
+ */
+export function readEventfd(fd: number): bigint {
+  readFn ??= libc().func('intptr_t read(int fd, void *buf, size_t count)');
+  const buf = Buffer.alloc(8);
+  const n = readFn(fd, buf, 8) as number;
+  if (n === 8) return buf.readBigUInt64LE(0);
+  if (n < 0) {
+    const errno = lastErrno();
+    if (errno === EAGAIN) return 0n;
+    throw new SysError('read', errno, `eventfd ${fd}`);
+  }
+  throw new SysError('read', 5, `eventfd ${fd}: short read of ${n} bytes`);
+}
 
 /** Creates an eventfd (close-on-exec by default); the caller owns and closes it. */
 export function eventfd(initialValue = 0, flags: number = EventfdFlags.EFD_CLOEXEC): number {

@@ -14,6 +14,7 @@ const FD_CLOEXEC = 1;
 const F_GETFL = 3;
 const F_SETFL = 4;
 const F_SETPIPE_SZ = 1031;
+const F_DUPFD_CLOEXEC = 1030;
 const F_GETPIPE_SZ = 1032;
 const O_NONBLOCK = 0o4000;
 const O_CLOEXEC = 0o2000000;
@@ -123,6 +124,11 @@ export function setPipeSize(fd: number, bytes: number): number {
 /** Sets FD_CLOEXEC on an fd this process inherited, so the programs it starts do not inherit it too. */
 export function setCloseOnExec(fd: number): void {
   check('fcntl(F_SETFD)', native().fcntl(fd, F_SETFD, 'int', FD_CLOEXEC));
+}
+
+/** F_DUPFD_CLOEXEC: a second fd (close-on-exec) for the same open file description. */
+export function dupCloseOnExec(fd: number): number {
+  return check('fcntl(F_DUPFD_CLOEXEC)', native().fcntl(fd, F_DUPFD_CLOEXEC, 'int', 3));
 }
 
 /** F_GETPIPE_SZ: the pipe's buffer size in bytes. */

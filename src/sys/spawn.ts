@@ -26,6 +26,11 @@ export interface SpawnRequest {
   /** `NAME=value` strings. */
   readonly env: readonly string[];
   readonly stdio: SpawnStdio;
+  /**
+   * More fds for the child, as its fds 3, 4, … in this order (dup2()ed after the stdio). None may
+   * be below 3 + their count unless it already is its own target: the dup2s would overwrite it.
+   */
+  readonly inheritFds?: readonly number[];
   /** Working directory of the child (default: ours). */
   readonly cwd?: string;
 }
@@ -97,6 +102,12 @@ export function posixSpawn(req: SpawnRequest): number {
       check('posix_spawn_file_actions_adddup2', f.faDup2(actions, stdin, 0));
       check('posix_spawn_file_actions_adddup2', f.faDup2(actions, stdout, 1));
       check('posix_spawn_file_actions_adddup2', f.faDup2(actions, stderr, 2));
+      const extra = req.inheritFds ?? [];
+      extra.forEach((fd, i) => {
+        if (fd < 3 + extra.length && fd !== 3 + i) throw new SysError('posix_spawn_file_actions_adddup2', 22, `fd ${fd} would be overwritten before it is passed on`);
+        // glibc clears close-on-exec when fd is already its own target.
+        check('posix_spawn_file_actions_adddup2', f.faDup2(actions, fd, 3 + i));
+      });
       if (req.cwd !== undefined) check('posix_spawn_file_actions_addchdir_np', f.faChdir(actions, req.cwd), req.cwd);
       check('posix_spawnattr_setflags', f.attrSetFlags(attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK));
       f.sigEmpty(set);

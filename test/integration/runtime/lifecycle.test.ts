@@ -66,6 +66,19 @@ for (const { binary, extra } of runtimes) {
         }
       });
 
+      await t.test('prepared exec: the spec handed over later runs like exec (runc: a pipe, others: a fifo)', async () => {
+        const p = createPipe();
+        try {
+          const prepared = await rt.prepareExec(id, { args: ['sh', '-c', 'echo prepared-out; exit 4'], cwd: '/', env: ['PATH=/bin'], user: { uid: 0, gid: 0 } }, { stdio: { stdout: p.write } });
+          closeSync(p.write);
+          await sleep(200);
+          assert.equal(await prepared.run(), 4);
+          assert.match(await readUntil(p.read, /prepared-out/), /prepared-out/);
+        } finally {
+          closeSync(p.read);
+        }
+      });
+
       await t.test('exec --detach writes a pid file; the monitor reaps the exec', async () => {
         const execPid = path.join(bundle.dir, 'e1.pid');
         await rt.exec(id, { args: ['sh', '-c', 'exit 5'], cwd: '/', env: ['PATH=/bin'], user: { uid: 0, gid: 0 } }, { detach: true, pidFile: execPid });

@@ -1,9 +1,9 @@
 // OciRuntime.prepareExec against real runc: the runtime starts ahead of its spec and waits on a
-// fifo; run() must behave exactly like exec(), cancel() must leave nothing behind and never let
+// pipe it inherited as fd 3; run() must behave exactly like exec(), cancel() must leave nothing behind and never let
 // the process into the container, and a runtime that died early must be reported, not hung on.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { OciRuntime, ProcessMonitor, RuntimeError, type OciProcess } from '../../../src/runtime/index.js';
@@ -22,7 +22,7 @@ function fdCount(): number {
   return readdirSync('/proc/self/fd').length;
 }
 
-/** The process-file dirs are removed in the loop's next check phase after the result came back. */
+/** Process-file dirs (other runtimes, plain exec) go in the loop's next check phase after the result. */
 const removalsRan = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 
@@ -31,7 +31,7 @@ const why = bundleUnavailable() ?? (hasBinary('runc') ? undefined : 'runc is not
 test('prepared exec with runc', { skip: why ?? false, timeout: 120_000 }, async (t) => {
   const bundle = createBusyboxBundle({ args: ['sleep', '300'] });
   const root = mkdtempSync(path.join(os.tmpdir(), 'rt-prep-'));
-  // The process fifos go to XDG_RUNTIME_DIR: a private one shows what is left behind.
+  // Process files would go to XDG_RUNTIME_DIR: a private one shows that none is made or left.
   const fifoDir = mkdtempSync(path.join(os.tmpdir(), 'rt-prep-fifos-'));
   const savedXdg = process.env['XDG_RUNTIME_DIR'];
   process.env['XDG_RUNTIME_DIR'] = fifoDir;
@@ -63,7 +63,10 @@ test('prepared exec with runc', { skip: why ?? false, timeout: 120_000 }, async 
         const prepared = await rt.prepareExec(id, proc(['touch', `/cancelled-${wait}`]));
         if (wait > 0) {
           await sleep(wait);
-          assert.equal(runtimeExecsFor(id).length, 1, 'the prepared runtime waits for its spec');
+          const waiting = runtimeExecsFor(id);
+          assert.equal(waiting.length, 1, 'the prepared runtime waits for its spec');
+          assert.match(readlinkSync(`/proc/${waiting[0]}/fd/3`), /^pipe:/, 'runc reads its spec from the inherited pipe');
+          assert.deepEqual(readdirSync(fifoDir), [], 'no process file for runc');
         }
         await prepared.cancel();
         assert.equal(prepared.stale, true);
@@ -75,7 +78,7 @@ test('prepared exec with runc', { skip: why ?? false, timeout: 120_000 }, async 
       assert.deepEqual(readdirSync(fifoDir), []);
     });
 
-    await t.test('a spec larger than a fifo holds by default', async () => {
+    await t.test('a spec larger than a pipe holds by default', async () => {
       // 10 variables of 20 KB: 200 KB of spec, each string under execve's 128 KiB limit.
       const env = ['PATH=/bin', ...Array.from({ length: 10 }, (_, i) => `BIG${i}=${String(i).repeat(20_000)}`)];
       const prepared = await rt.prepareExec(id, proc(['sh', '-c', 'test ${#BIG9} -eq 20000 && test ${#BIG0} -eq 20000'], { env }));

@@ -8,7 +8,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  SysCallError, SysError, decodeWaitStatus, eventfd, EventfdFlags, isChildSubreaper, mount, peerCredentials,
+  SysCallError, SysError, decodeWaitStatus, eventfd, EventfdFlags, readEventfd, isChildSubreaper, mount, peerCredentials,
   pidfdOpen, reapPid, receiveMessage, sendMessage, setChildSubreaper, unmount, createPipe,
 } from '../../../src/sys/index.js';
 
@@ -150,9 +150,14 @@ test('eventfd counts what is written to it', () => {
     assert.equal(readSync(fd, out, 0, 8, null), 8);
     assert.equal(out.readBigUInt64LE(), 6n);
     assert.throws(() => readSync(fd, out, 0, 8, null), /EAGAIN/);
+    // readEventfd: the counter, then 0 (EAGAIN, no exception) until the next write.
+    writeSync(fd, eight);
+    assert.equal(readEventfd(fd), 3n);
+    assert.equal(readEventfd(fd), 0n);
   } finally {
     closeSync(fd);
   }
+  assert.throws(() => readEventfd(fd), (e: unknown) => e instanceof SysError && e.code === 'EBADF');
 });
 
 test('a non-root-only check still runs: execFileSync is unaffected by the subreaper bit', () => {

@@ -44,6 +44,8 @@ test('CgroupWarmup on this host: writes while held, stops when released, never m
   const warmup = new CgroupWarmup(true);
   try {
     const release = warmup.hold();
+    // The grace period starts at hold(), not a loop turn (or several, on a busy loop) later.
+    assert.equal(warmup.issued, 1, 'the first write is on its way before hold() returns');
     for (let i = 0; i < 200 && warmup.writes < 2; i++) await new Promise((r) => setTimeout(r, 10));
     assert.ok(warmup.writes >= 2, `expected repeated writes while held, saw ${warmup.writes}`);
     release();
