@@ -7,6 +7,7 @@ import { parseOptions, HelpRequested } from '../../bench/options.js';
 import { mapTtrpcReport, lastJsonLine } from '../../bench/sections/ttrpc.js';
 import { METRICS, result, targetText } from '../../bench/metrics.js';
 import { formatTable } from '../../bench/report.js';
+import { threadsCpuMs } from '../../bench/procfs.js';
 
 test('summarize: median, interpolated percentiles, extremes, samples kept in order', () => {
   const s = summarize([5, 1, 4, 2, 3]);
@@ -80,4 +81,16 @@ test('targets: ratio and absolute judging, and the table shows verdicts and fail
   assert.match(table, /\| yes /);
   assert.match(table, /FAILED \[1\]/);
   assert.match(table, /\[1\] shim did not start/);
+});
+
+test('threadsCpuMs: this process has run, and busy work adds to it', () => {
+  const before = threadsCpuMs(process.pid);
+  assert.ok(before !== undefined && before > 0);
+  const until = performance.now() + 30;
+  let spin = 0;
+  while (performance.now() < until) spin++;
+  assert.ok(spin > 0);
+  const after = threadsCpuMs(process.pid)!;
+  assert.ok(after - before >= 20, `30 ms of spinning showed as ${(after - before).toFixed(1)} ms`);
+  assert.equal(threadsCpuMs(2 ** 22 + 1), undefined, 'a pid that does not exist');
 });
