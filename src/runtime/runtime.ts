@@ -101,6 +101,16 @@ function sealedExecutable(binary: string, inherited: number): SealedExecutable |
   return fd >= 3 && fd < 3 + inherited ? undefined : { source, executable };
 }
 
+/** F_SETPIPE_SZ, or 0 when the kernel refuses (EPERM above pipe-max-size without CAP_SYS_RESOURCE). */
+function setPipeSizeOrNot(fd: number, bytes: number): number {
+  try {
+    return setPipeSize(fd, bytes);
+  } catch (err) {
+    if ((err as { code?: string }).code === 'EPERM') return 0;
+    throw err;
+  }
+}
+
 /** Where a prepared exec's runtime reads its process spec from, and our end of it. */
 interface ProcessChannel {
   /** The runtime's `--process` argument. */
@@ -118,11 +128,17 @@ interface ProcessChannel {
  * like a fifo's). No file system work at all, where a fifo costs a directory, a mknod and their
  * removal: about 1 ms of this thread on a disk-backed /tmp per exec (docs/benchmarks.md, round 6).
  */
-function processPipe(bytes: number): ProcessChannel {
+function processPipe(bytes: number): ProcessChannel | undefined {
   const pipe = createPipe();
   try {
     setNonBlocking(pipe.write, true);
-    if (bytes > PIPE_DEFAULT_CAPACITY) setPipeSize(pipe.write, bytes);
+    // Beyond /proc/sys/fs/pipe-max-size (1 MiB) only CAP_SYS_RESOURCE may grow a pipe: then the
+    // caller uses a process file instead.
+    if (bytes > PIPE_DEFAULT_CAPACITY && setPipeSizeOrNot(pipe.write, bytes) < bytes) {
+      closeSync(pipe.read);
+      closeSync(pipe.write);
+      return undefined;
+    }
   } catch (err) {
     closeSync(pipe.read);
     closeSync(pipe.write);
@@ -391,9 +407,9 @@ export class OciRuntime {
   async exec(id: string, processSpec: OciProcess, options: ExecOptions = {}): Promise<number> {
     checkExecSpec(processSpec);
     const kind = await this.kind();
-    if (kind === 'runc') {
-      const spec = Buffer.from(JSON.stringify(processSpec));
-      const channel = processPipe(spec.length);
+    const spec = kind === 'runc' ? Buffer.from(JSON.stringify(processSpec)) : undefined;
+    const channel = spec ? processPipe(spec.length) : undefined;
+    if (spec && channel) {
       try {
         // Fits (processPipe sized it), so this never blocks; runc reads it after its start-up.
         if (writeSync(channel.writer, spec) !== spec.length) throw new RuntimeArgumentError('exec: the process spec did not fit in the process pipe');
@@ -405,7 +421,7 @@ export class OciRuntime {
     }
     const processFile = makeProcessFileDir();
     try {
-      writeFileSync(processFile.file, JSON.stringify(processSpec), { mode: 0o600 });
+      writeFileSync(processFile.file, spec ?? JSON.stringify(processSpec), { mode: 0o600 });
       const result = await this.invoke(renderExec(id, processFile.file, options, kind), execInvocation(id, options));
       return result.exitStatus;
     } finally {
@@ -429,6 +445,7 @@ export class OciRuntime {
     const spec = Buffer.from(JSON.stringify(processSpec));
     // The whole spec must fit in the pipe's buffer, so handing it over never blocks.
     const channel = processPipe(spec.length);
+    if (!channel) throw new RuntimeArgumentError(`exec: a ${spec.length}-byte process spec does not fit in a pipe here; run it unprepared`);
     let exited = false;
     let spawned: () => void = () => undefined;
     const started = new Promise<void>((resolve) => {

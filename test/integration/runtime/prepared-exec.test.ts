@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { closeSync, mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { OciRuntime, ProcessMonitor, RuntimeError, type OciProcess } from '../../../src/runtime/index.js';
+import { OciRuntime, ProcessMonitor, RuntimeArgumentError, RuntimeError, type OciProcess } from '../../../src/runtime/index.js';
 import { createPipe } from '../../../src/sys/index.js';
 import { bundleUnavailable, createBusyboxBundle, hasBinary, readUntil } from '../../fixtures/bundle.js';
 import { runtimeExecsFor } from '../../fixtures/procfs.js';
@@ -55,7 +55,7 @@ test('prepared exec with runc', { skip: why ?? false, timeout: 120_000 }, async 
         closeSync(p.read);
       }
     };
-    await t.test('the spec handed over before the runtime opened its fifo', () => runBoth(0));
+    await t.test('the spec handed over before the runtime opened its pipe', () => runBoth(0));
     await t.test('the spec handed over while the runtime waits', () => runBoth(300));
 
     await t.test('cancel: the process never runs, the runtime exits, nothing is left', async () => {
@@ -83,6 +83,25 @@ test('prepared exec with runc', { skip: why ?? false, timeout: 120_000 }, async 
       const env = ['PATH=/bin', ...Array.from({ length: 10 }, (_, i) => `BIG${i}=${String(i).repeat(20_000)}`)];
       const prepared = await rt.prepareExec(id, proc(['sh', '-c', 'test ${#BIG9} -eq 20000 && test ${#BIG0} -eq 20000'], { env }));
       assert.equal(await prepared.run(), 0);
+    });
+
+    await t.test('a spec larger than a pipe may hold here (3 MiB): a plain exec reads it from a file', async () => {
+      // Beyond pipe-max-size (1 MiB) a pipe grows only with CAP_SYS_RESOURCE.
+      const args = ['true', ...Array.from({ length: 3 * 1024 }, () => 'a'.repeat(1023))];
+      const outcome = (p: Promise<number>) => p.then((status) => ({ status, error: undefined }), (error: unknown) => ({ status: undefined, error }));
+      const plain = await outcome(rt.exec(id, proc(args)));
+      assert.ok(!(plain.error instanceof RuntimeArgumentError), `plain exec refused the spec: ${String(plain.error)}`);
+      const prepared = await rt.prepareExec(id, proc(args)).then((p) => p, (e: unknown) => e);
+      if (prepared instanceof RuntimeArgumentError) {
+        assert.match(prepared.message, /does not fit in a pipe/);
+      } else {
+        assert.ok(!(prepared instanceof Error), String(prepared));
+        const early = await outcome((prepared as Awaited<ReturnType<typeof rt.prepareExec>>).run());
+        assert.equal(early.status, plain.status);
+        assert.equal(early.error instanceof RuntimeError, plain.error instanceof RuntimeError);
+      }
+      await removalsRan();
+      assert.deepEqual(readdirSync(fifoDir), [], 'the process file is gone');
     });
 
     await t.test('a runtime that fails before its spec: stale, and run() reports its error like exec()', async () => {
