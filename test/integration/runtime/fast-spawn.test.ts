@@ -1,9 +1,10 @@
 // The posix_spawn path of ProcessMonitor.run (runtime/fast-spawn.ts), driven directly so it is
 // covered whether or not CONTAINERD_SHIM_TS_SPAWN=libuv turns it off: statuses, captured output, stdin
-// bytes, fds given as stdio, default signal dispositions, timeouts and a missing program.
+// bytes, fds given as stdio or inherited as 3, 4, …, default signal dispositions, timeouts and a
+// missing program.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, readFileSync } from 'node:fs';
+import { closeSync, readFileSync, writeSync } from 'node:fs';
 import { FastSpawnError, fastRun } from '../../../src/runtime/fast-spawn.js';
 import { ProcessMonitor } from '../../../src/runtime/index.js';
 import { createPipe } from '../../../src/sys/index.js';
@@ -43,4 +44,30 @@ test('timeout kills, a missing program throws before any child exists', async ()
   assert.equal(slow?.timedOut, true);
   assert.equal(slow?.exitStatus, 137);
   assert.throws(() => fastRun({ binary: 'nope', args: [] }, '/nonexistent/nope', waitExit), (e: unknown) => e instanceof FastSpawnError && e.code === 'ENOENT');
+});
+
+test('inheritFds: the child gets them as fds 3, 4, … (posix_spawn and child_process alike)', async () => {
+  const a = createPipe();
+  const b = createPipe();
+  try {
+    writeSync(a.write, 'from-a');
+    writeSync(b.write, 'from-b');
+    closeSync(a.write);
+    closeSync(b.write);
+    const fast = await run(['-c', 'cat <&3; echo; cat <&4'], { inheritFds: [a.read, b.read] });
+    assert.equal(fast?.stdout, 'from-a\nfrom-b');
+    // Close-on-exec stays on our copies: only the targets reach the child.
+    const ours = [a.read, b.read].filter((fd) => fd !== 3);
+    const leaked = await run(['-c', `for f in ${ours.join(' ')}; do [ -e /proc/self/fd/$f ] && echo leak $f; done; readlink /proc/self/fd/3`], { inheritFds: [a.read] });
+    assert.match(leaked?.stdout ?? '', /^pipe:\[\d+\]\n$/, 'fd 3 is the pipe, and our own copies did not leak');
+    const c = createPipe();
+    writeSync(c.write, 'via-libuv');
+    closeSync(c.write);
+    const slow = await monitor.start({ binary: 'sh', args: ['-c', 'cat <&3'], inheritFds: [c.read] }).result;
+    closeSync(c.read);
+    assert.equal(slow.stdout, 'via-libuv');
+  } finally {
+    closeSync(a.read);
+    closeSync(b.read);
+  }
 });
