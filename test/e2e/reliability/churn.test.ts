@@ -167,9 +167,14 @@ describe('churn', { skip: e2eSkipReason() ?? false }, () => {
       const jsGrowthKiB = Math.round((jsObjectBytes(gcAfter) - jsObjectBytes(gcBefore)) / 1024);
       const jsBoundKiB = 512 + 4 * CHURN;
       assert.ok(jsGrowthKiB < jsBoundKiB, `the daemon's live JS objects grew ${jsGrowthKiB} KiB over ${CHURN} containers (bound ${jsBoundKiB})`);
-      const anonGrowthKiB = privateAnonKiB(gcAfter) - privateAnonKiB(gcBefore);
+      // V8 may keep more free heap after the GC than before (its sizing: seen once as +1.3 MiB of
+      // slack with +0.4 MiB of live objects); the live part is the JS bound's, so only the rest —
+      // malloc, external buffers, V8's own tables — counts against this one.
+      const slack = (m: typeof gcAfter): number => m.memoryUsage.heapTotal - m.memoryUsage.heapUsed;
+      const v8SlackGrowthKiB = Math.max(0, Math.round((slack(gcAfter) - slack(gcBefore)) / 1024));
+      const anonGrowthKiB = privateAnonKiB(gcAfter) - privateAnonKiB(gcBefore) - v8SlackGrowthKiB;
       const anonBoundKiB = 2048 + 8 * CHURN;
-      assert.ok(anonGrowthKiB < anonBoundKiB, `the daemon's anonymous memory grew ${anonGrowthKiB} KiB over ${CHURN} containers (bound ${anonBoundKiB})`);
+      assert.ok(anonGrowthKiB < anonBoundKiB, `the daemon's anonymous memory grew ${anonGrowthKiB} KiB (after ${v8SlackGrowthKiB} KiB more free V8 heap) over ${CHURN} containers (bound ${anonBoundKiB})`);
       // A backstop on what an operator sees, GC or not.
       const boundKiB = 16 * 1024;
       assert.ok(after.mem.pss - before.mem.pss < boundKiB, `daemon PSS grew ${after.mem.pss - before.mem.pss} KiB over ${CHURN} containers (bound ${boundKiB})`);
