@@ -111,7 +111,7 @@ function setPipeSizeOrNot(fd: number, bytes: number): number {
   }
 }
 
-/** Where a prepared exec's runtime reads its process spec from, and our end of it. */
+/** Where runc reads an exec's process spec from (prepared or plain exec), and our end of it. */
 interface ProcessChannel {
   /** The runtime's `--process` argument. */
   readonly path: string;
@@ -119,7 +119,7 @@ interface ProcessChannel {
   readonly inheritFds: readonly number[];
   /** Our end: the spec is written here when the exec starts. */
   readonly writer: number;
-  /** The runtime exited: closes our fds (and removes any file). */
+  /** The runtime exited: closes our fds. */
   close(): void;
 }
 
