@@ -19,7 +19,7 @@ function shq(s: string): string {
 /** Runs `ctr <args>` under a fresh pty of `rows`×`cols` (via `script`); output has pty line endings. */
 async function ctrOnPty(env: ScenarioEnv, args: readonly string[], rows: number, cols: number,
   later?: { task: string; afterSeconds: number; rows: number; cols: number }, timeoutMs = 30_000): Promise<CommandResult & { text: string }> {
-  const ctrArgv = [env.ctr.binary, '--address', env.ctr.address, '-n', env.ctr.namespace, ...args];
+  const ctrArgv = env.ctr.argv(args);
   // A later size change on ctr's pty makes the kernel send ctr SIGWINCH; ctr answers with ResizePty.
   // (A background job's stdin is /dev/null, so that stty names the terminal itself.)
   // The clock starts when the task is RUNNING, so a slow start cannot reorder the resize.

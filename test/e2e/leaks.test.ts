@@ -1,5 +1,5 @@
 // After a batch of varied scenarios, nothing is left behind: no shim, runtime or container
-// processes, no mounts, no fifos (ctr's under /run/containerd/fifo and any in containerd's state
+// processes, no mounts, no fifos (ctr's in the harness's --fifo-dir, and any in containerd's state
 // dir), no shim sockets in /run/containerd/s for this containerd's address (named by the sha256 of
 // address/namespace/key, src/shim/address.ts), no runtime state, no bundles.
 //
@@ -19,7 +19,6 @@ import {
   sleep, tsShimSkipReason, type RuntimeUnderTest,
 } from './harness/index.js';
 
-const FIFO_DIR = '/run/containerd/fifo';
 const CGROUP_ROOT = '/sys/fs/cgroup';
 
 /** Every path below `dir` (depth-first), without following symlinks. */
@@ -185,8 +184,9 @@ describe('no leaks after a batch of scenarios', { skip }, () => {
     const fifosInState = walk(cd!.state).filter((p) => { try { return statSync(p).isFIFO(); } catch { return false; } });
     assert.deepEqual(fifosInState, [], 'fifos left in containerd\'s state dir');
     // ctr's stdio fifos are named after the container id.
-    const ctrFifos = walk(FIFO_DIR).filter((p) => all.some((i) => path.basename(p).startsWith(`${i}-`)));
-    assert.deepEqual(ctrFifos, [], `fifos left in ${FIFO_DIR}`);
+    // ctr removes its fifos when the process it attached to is deleted (the teardown above).
+    const ctrFifos = walk(cd!.ctrFifoDir).filter((p) => all.some((i) => path.basename(p).startsWith(`${i}-`)));
+    assert.deepEqual(ctrFifos, [], `fifos left in ${cd!.ctrFifoDir}`);
 
     // Shim sockets (and our warm markers) for this containerd's address.
     const keys = [...all, SHARED_GROUP_KEY];

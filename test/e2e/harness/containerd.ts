@@ -76,6 +76,8 @@ export class Containerd implements ContainerdPaths {
   readonly ttrpcAddress: string;
   readonly configPath: string;
   readonly logPath: string;
+  /** Where ctr makes its stdio fifos (`--fifo-dir`), inside {@link dir}. */
+  readonly ctrFifoDir: string;
   /** ctr bound to this containerd and the default namespace. */
   readonly ctr: Ctr;
   /** Namespaces the harness used (for teardown). */
@@ -95,7 +97,10 @@ export class Containerd implements ContainerdPaths {
     this.ttrpcAddress = `${this.address}.ttrpc`;
     this.configPath = path.join(dir, 'config.toml');
     this.logPath = path.join(dir, 'containerd.log');
-    this.ctr = new Ctr(this.address, namespace);
+    // ctr's fifos in our temp dir, not the host-wide default: removed with it, whatever ctr did.
+    this.ctrFifoDir = path.join(dir, 'ctr-fifo');
+    mkdirSync(this.ctrFifoDir, { recursive: true, mode: 0o700 });
+    this.ctr = new Ctr(this.address, namespace, 'ctr', this.ctrFifoDir);
     this.namespaces.add(namespace);
   }
 

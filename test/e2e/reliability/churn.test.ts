@@ -75,7 +75,7 @@ describe('churn', { skip: e2eSkipReason() ?? false }, () => {
   const leftoverChecks = (rt: RuntimeUnderTest, ids: readonly string[], anchor: string): Record<string, unknown> => {
     const disk = diskLeftovers(ctx.cd, ctx.cd.namespace);
     const sockets = ids.filter((id) => existsSync(socketPath(ctx.cd.address, ctx.cd.namespace, id)));
-    const fifoDir = '/run/containerd/fifo';
+    const fifoDir = ctx.cd.ctrFifoDir;
     let ctrFifos: string[] = [];
     try {
       ctrFifos = readdirSync(fifoDir).flatMap((d) => { try { return readdirSync(path.join(fifoDir, d)); } catch { return []; } })
