@@ -161,7 +161,9 @@ export function diskLeftovers(cd: Containerd, namespace: string): DiskLeftovers 
   let bundles: string[] = [];
   try { bundles = readdirSync(taskStateDir(cd, namespace)); } catch { /* none yet */ }
   const tree = treeSnapshot(cd.dir);
-  const fifos = [...tree].filter(([, v]) => v.startsWith('p ')).map(([k]) => k);
+  // ctr's own fifos (the harness's --fifo-dir, inside cd.dir) are the client's: checked apart.
+  const ctrFifos = `${path.relative(cd.dir, cd.ctrFifoDir)}/`;
+  const fifos = [...tree].filter(([k, v]) => v.startsWith('p ') && !k.startsWith(ctrFifos)).map(([k]) => k);
   const runtimeState = [...tree].filter(([k, v]) => v.startsWith('d ') && /^runtime-root\/[^/]+\/[^/]+\/[^/]+$/.test(k)).map(([k]) => k);
   return { bundles, mounts: mountsUnder(cd.dir), fifos, runtimeState };
 }
