@@ -8,7 +8,7 @@ import path from 'node:path';
 import { Task } from '../api/containerd/task/v2/shim_pb.js';
 import { ProcessMonitor } from '../runtime/index.js';
 import { peerCredentials, tryLockExclusive } from '../sys/index.js';
-import { Code, TtrpcServer } from '../ttrpc/index.js';
+import { Code, isThenable, TtrpcServer } from '../ttrpc/index.js';
 import { claimMarkerPath, socketFromAddress, warmMarkerPath } from './address.js';
 import { loadHostConfig } from './config-file.js';
 import { DaemonLogger, RUNTIME_NAME } from './logger.js';
@@ -37,10 +37,6 @@ type Handler = (req: never) => unknown;
 
 /** Codes that mean the request was refused as asked (the caller's problem), not that a step failed. */
 const REFUSALS: ReadonlySet<Code> = new Set([Code.InvalidArgument, Code.NotFound, Code.AlreadyExists, Code.FailedPrecondition, Code.Unimplemented]);
-
-function isThenable(v: unknown): v is PromiseLike<unknown> {
-  return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
-}
 
 /**
  * Wraps every method so that thrown errors leave as ttrpc statuses with containerd's classes, and

@@ -11,3 +11,4 @@ export type { CallContext, RawHandler, UnaryHandler, ServiceImpl } from './servi
 export { TtrpcServer, type TtrpcServerOptions, type PeerCredentials } from './server.js';
 export { TtrpcClient, type CallOptions, type ConnectOptions } from './client.js';
 export { WireFormatError } from './wire.js';
+export { isThenable } from './server-connection.js';

@@ -11,7 +11,8 @@ import { decodeRequest, encodeErrorFrame, encodeSuccessFrame, successBodyLength,
 import { Metadata } from './metadata.js';
 import type { CallContext, MethodEntry, MethodTable } from './service.js';
 
-function isThenable(v: unknown): v is PromiseLike<unknown> {
+/** Whether a handler answered with a promise (else it answered synchronously, in the same turn). */
+export function isThenable(v: unknown): v is PromiseLike<unknown> {
   return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
 }
 
