@@ -38,6 +38,16 @@ export function exitTime(date: Date | undefined): Timestamp {
   return date ? timestampFromDate(date) : GO_ZERO_TIME;
 }
 
+/** The topic of each kind of process-layer event. */
+export const PROCESS_EVENT_TOPICS: Readonly<Record<ProcessEvent['type'], string>> = {
+  start: TOPICS.start,
+  'exec-started': TOPICS.execStarted,
+  exit: TOPICS.exit,
+  paused: TOPICS.paused,
+  resumed: TOPICS.resumed,
+  oom: TOPICS.oom,
+};
+
 /** The topic and payload of a process-layer event. */
 export function processEventToWire(event: ProcessEvent): { topic: string; event: Any } {
   switch (event.type) {

@@ -19,14 +19,21 @@ const NAMESPACE_KEY = 'containerd-namespace-ttrpc';
 /** One envelope waiting to be forwarded; the timestamp is fixed when the event happens. */
 interface QueuedEvent {
   readonly topic: string;
-  readonly event: Any;
+  /** Packed at the head of the queue, once (a retry sends the same bytes). */
+  event: EventPayload;
   readonly timestamp: Date;
   attempts: number;
 }
 
+/**
+ * An event's payload, or a function that packs it once the event is forwarded: the packing then
+ * runs after the reply of the request that caused the event, not before it.
+ */
+export type EventPayload = Any | (() => Any);
+
 /** Where the task service sends its events. Enqueueing is synchronous, so call order is wire order. */
 export interface EventPublisher {
-  publish(topic: string, event: Any): void;
+  publish(topic: string, event: EventPayload): void;
   /** Stops accepting events, waits (bounded) until the queue is forwarded, closes the connection. */
   close(timeoutMs?: number): Promise<void>;
 }
@@ -50,7 +57,7 @@ export class TtrpcEventPublisher implements EventPublisher {
 
   constructor(private readonly options: TtrpcPublisherOptions) {}
 
-  publish(topic: string, event: Any): void {
+  publish(topic: string, event: EventPayload): void {
     if (this.closed) {
       this.options.log.warn('event after publisher closed', { topic });
       return;
@@ -60,7 +67,13 @@ export class TtrpcEventPublisher implements EventPublisher {
       return;
     }
     this.queue.push({ topic, event, timestamp: new Date(), attempts: 0 });
-    if (!this.running) void this.drain();
+    if (this.running) return;
+    this.running = true;
+    // In the loop's check phase: the request that caused the event (Start, Exec, Wait…) gets its
+    // reply written first, and the envelope's encoding and write come after it. containerd
+    // relates events to requests by their content, never by their order against replies (the
+    // reference hands events to a forwarding goroutine, with the same effect).
+    setImmediate(() => void this.drain());
   }
 
   private async connection(): Promise<TtrpcClient> {
@@ -70,7 +83,7 @@ export class TtrpcEventPublisher implements EventPublisher {
     return this.client;
   }
 
-  private async forward(item: QueuedEvent): Promise<void> {
+  private async forward(item: QueuedEvent, event: Any): Promise<void> {
     const payload = toBinary(
       ForwardRequestSchema,
       create(ForwardRequestSchema, {
@@ -78,7 +91,7 @@ export class TtrpcEventPublisher implements EventPublisher {
           timestamp: timestampFromDate(item.timestamp),
           namespace: this.options.namespace,
           topic: item.topic,
-          event: item.event,
+          event,
         },
       }),
     );
@@ -104,12 +117,21 @@ export class TtrpcEventPublisher implements EventPublisher {
   }
 
   private async drain(): Promise<void> {
-    this.running = true;
     try {
       while (this.queue.length > 0) {
         const head = this.queue[0]!;
+        let event: Any;
         try {
-          await this.forward(head);
+          event = typeof head.event === 'function' ? head.event() : head.event;
+          head.event = event;
+        } catch (err) {
+          // A packing bug, not a transport failure: retrying cannot help, and later events must not wait.
+          this.options.log.error('event could not be packed, dropped', { topic: head.topic, error: String(err) });
+          this.queue.shift();
+          continue;
+        }
+        try {
+          await this.forward(head, event);
           this.queue.shift();
         } catch (err) {
           head.attempts++;

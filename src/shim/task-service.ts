@@ -46,7 +46,7 @@ import {
   type ProcessState,
 } from '../process/index.js';
 import type { ProcessMonitor } from '../runtime/index.js';
-import { exitTime, packEvent, processEventToWire, TaskCreateSchema, TaskDeleteSchema, TaskExecAddedSchema, TOPICS } from './events.js';
+import { exitTime, packEvent, PROCESS_EVENT_TOPICS, processEventToWire, TaskCreateSchema, TaskDeleteSchema, TaskExecAddedSchema, TOPICS } from './events.js';
 import { bareTypeUrl, decodeRuntimeOptions, resolveSettings } from './options.js';
 import type { EventPublisher } from './publisher.js';
 import { readContainerStats } from './stats.js';
@@ -139,8 +139,7 @@ export class TaskService {
   }
 
   private emitProcessEvent = (event: Parameters<typeof processEventToWire>[0]): void => {
-    const wire = processEventToWire(event);
-    this.deps.publisher.publish(wire.topic, wire.event);
+    this.deps.publisher.publish(PROCESS_EVENT_TOPICS[event.type], () => processEventToWire(event).event);
   };
 
   private validateCreate(req: CreateTaskRequest): void {
@@ -196,15 +195,15 @@ export class TaskService {
       this.containers.set(req.id, container);
       this.logs.set(req.id, log);
       this.runtimeRoots.set(req.id, settings.config.root);
-      this.deps.publisher.publish(
-        TOPICS.create,
+      const pid = container.pid;
+      this.deps.publisher.publish(TOPICS.create, () =>
         packEvent(TaskCreateSchema, {
           containerId: req.id,
           bundle: req.bundle,
           rootfs: req.rootfs,
           io: { stdin: req.stdin, stdout: req.stdout, stderr: req.stderr, terminal: req.terminal },
           checkpoint: req.checkpoint,
-          pid: container.pid,
+          pid,
         }),
       );
       log.info('task created', { pid: container.pid });
@@ -240,8 +239,7 @@ export class TaskService {
       } catch {
         // bundle already gone: containerd is tearing down anyway
       }
-      this.deps.publisher.publish(
-        TOPICS.delete,
+      this.deps.publisher.publish(TOPICS.delete, () =>
         packEvent(TaskDeleteSchema, { containerId: req.id, pid: result.pid, exitStatus: result.exitStatus, exitedAt: exitTime(result.exitedAt) }),
       );
     }
@@ -302,7 +300,7 @@ export class TaskService {
     const badStdio = stdioProblem(req);
     if (badStdio) throw invalidArgument(badStdio);
     container.addExec(req.execId, spec as never, { stdin: req.stdin, stdout: req.stdout, stderr: req.stderr, terminal: req.terminal });
-    this.deps.publisher.publish(TOPICS.execAdded, packEvent(TaskExecAddedSchema, { containerId: req.id, execId: req.execId }));
+    this.deps.publisher.publish(TOPICS.execAdded, () => packEvent(TaskExecAddedSchema, { containerId: req.id, execId: req.execId }));
     return {};
   }
 
