@@ -48,33 +48,27 @@ export const PROCESS_EVENT_TOPICS: Readonly<Record<ProcessEvent['type'], string>
   oom: TOPICS.oom,
 };
 
-/** The topic and payload of a process-layer event. */
-export function processEventToWire(event: ProcessEvent): { topic: string; event: Any } {
+/** The payload of a process-layer event (its topic is {@link PROCESS_EVENT_TOPICS}). */
+export function packProcessEvent(event: ProcessEvent): Any {
   switch (event.type) {
     case 'start':
-      return { topic: TOPICS.start, event: packEvent(TaskStartSchema, { containerId: event.containerId, pid: event.pid }) };
+      return packEvent(TaskStartSchema, { containerId: event.containerId, pid: event.pid });
     case 'exec-started':
-      return {
-        topic: TOPICS.execStarted,
-        event: packEvent(TaskExecStartedSchema, { containerId: event.containerId, execId: event.execId, pid: event.pid }),
-      };
+      return packEvent(TaskExecStartedSchema, { containerId: event.containerId, execId: event.execId, pid: event.pid });
     case 'exit':
-      return {
-        topic: TOPICS.exit,
-        event: packEvent(TaskExitSchema, {
-          containerId: event.containerId,
-          id: event.id,
-          pid: event.pid,
-          exitStatus: event.exitStatus,
-          exitedAt: exitTime(event.exitedAt),
-        }),
-      };
+      return packEvent(TaskExitSchema, {
+        containerId: event.containerId,
+        id: event.id,
+        pid: event.pid,
+        exitStatus: event.exitStatus,
+        exitedAt: exitTime(event.exitedAt),
+      });
     case 'paused':
-      return { topic: TOPICS.paused, event: packEvent(TaskPausedSchema, { containerId: event.containerId }) };
+      return packEvent(TaskPausedSchema, { containerId: event.containerId });
     case 'resumed':
-      return { topic: TOPICS.resumed, event: packEvent(TaskResumedSchema, { containerId: event.containerId }) };
+      return packEvent(TaskResumedSchema, { containerId: event.containerId });
     case 'oom':
-      return { topic: TOPICS.oom, event: packEvent(TaskOOMSchema, { containerId: event.containerId }) };
+      return packEvent(TaskOOMSchema, { containerId: event.containerId });
   }
 }
 

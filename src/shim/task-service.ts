@@ -46,7 +46,7 @@ import {
   type ProcessState,
 } from '../process/index.js';
 import type { ProcessMonitor } from '../runtime/index.js';
-import { exitTime, packEvent, PROCESS_EVENT_TOPICS, processEventToWire, TaskCreateSchema, TaskDeleteSchema, TaskExecAddedSchema, TOPICS } from './events.js';
+import { exitTime, packEvent, packProcessEvent, PROCESS_EVENT_TOPICS, TaskCreateSchema, TaskDeleteSchema, TaskExecAddedSchema, TOPICS } from './events.js';
 import { bareTypeUrl, decodeRuntimeOptions, resolveSettings } from './options.js';
 import type { EventPublisher } from './publisher.js';
 import { readContainerStats } from './stats.js';
@@ -138,8 +138,8 @@ export class TaskService {
     return found;
   }
 
-  private emitProcessEvent = (event: Parameters<typeof processEventToWire>[0]): void => {
-    this.deps.publisher.publish(PROCESS_EVENT_TOPICS[event.type], () => processEventToWire(event).event);
+  private emitProcessEvent = (event: Parameters<typeof packProcessEvent>[0]): void => {
+    this.deps.publisher.publish(PROCESS_EVENT_TOPICS[event.type], () => packProcessEvent(event));
   };
 
   private validateCreate(req: CreateTaskRequest): void {
