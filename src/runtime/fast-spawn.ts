@@ -41,9 +41,15 @@ export class FastSpawnError extends Error {
   }
 }
 
+/** `NAME=value` strings of frozen environments (which cannot change), by identity. */
+const frozenEnvStrings = new WeakMap<NodeJS.ProcessEnv, string[]>();
+
 function envStrings(env: NodeJS.ProcessEnv): string[] {
+  const known = frozenEnvStrings.get(env);
+  if (known) return known;
   const out: string[] = [];
   for (const [k, v] of Object.entries(env)) if (v !== undefined) out.push(`${k}=${v}`);
+  if (Object.isFrozen(env)) frozenEnvStrings.set(env, out);
   return out;
 }
 

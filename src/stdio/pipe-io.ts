@@ -229,7 +229,15 @@ export class PipeIO {
     const fifo = openStdin(fifoPath(this.config.stdin), !this.stdinClosed);
     this.fds.own(fifo.reader);
     if (fifo.writer !== undefined) this.stdinWriter = this.fds.own(fifo.writer);
-    const readFd = this.fds.take(fifo.reader);
+    // The fifo is open now, so what the client writes waits in it; the copy's two libuv handles
+    // (≈ 0.1 ms each) are made in the loop's next check phase, after Start's reply is written.
+    setImmediate(() => this.copyStdin(fifo.reader, pipeWrite));
+  }
+
+  private copyStdin(fifoReader: number, pipeWrite: number): void {
+    // Disposed meanwhile: both fds are closed already.
+    if (this.disposing) return;
+    const readFd = this.fds.take(fifoReader);
     const source = this.stream(readPipe(readFd));
     const sink = OutputSink.forPipe(this.fds.take(pipeWrite)).acquire();
     this.sinks.push(sink);

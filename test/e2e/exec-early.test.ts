@@ -4,10 +4,11 @@
 // paused answers like the reference's; a Start long after the Exec still runs the exec.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
 import { create } from '@bufbuild/protobuf';
 import { AnySchema } from '@bufbuild/protobuf/wkt';
 import { REFERENCE, TS_RUNC, runtimeFlags, runtimeSkipReason, sleep, useContainerd, withShim, type RuntimeUnderTest } from './harness/index.js';
-import { TaskService } from './harness/shim-task.js';
+import { TaskService, bundleDir } from './harness/shim-task.js';
 import { TtrpcError } from '../../src/ttrpc/index.js';
 import { runtimeExecsFor } from '../fixtures/procfs.js';
 
@@ -66,6 +67,16 @@ describe('exec with the runtime started at Exec, ours vs the reference', () => {
           const w = await client.call(TaskService.method.wait, { id, execId: 'late' }, META);
           seen['late exit status'] = String(w.exitStatus);
           await client.call(TaskService.method.delete, { id, execId: 'late' }, META);
+
+          // The same exec id again right after its Delete (ours removes the pid file after the
+          // reply): the new exec runs, and no exec pid file is left once it is deleted too.
+          await client.call(TaskService.method.exec, { id, execId: 'late', spec: processSpec(['sh', '-c', 'exit 5']) }, META);
+          seen['reused id start'] = await outcome(client.call(TaskService.method.start, { id, execId: 'late' }, META));
+          const again = await client.call(TaskService.method.wait, { id, execId: 'late' }, META);
+          seen['reused id exit status'] = String(again.exitStatus);
+          await client.call(TaskService.method.delete, { id, execId: 'late' }, META);
+          await sleep(100);
+          seen['exec pid files left'] = readdirSync(bundleDir(c, NS, id)).filter((f) => f.endsWith('.pid') && f !== 'init.pid').join(',') || 'none';
           seen['runtime left at the end'] = String(runtimeExecsFor(id).length);
         });
       } finally {
@@ -77,6 +88,8 @@ describe('exec with the runtime started at Exec, ours vs the reference', () => {
       assert.equal(seen['runtime left after delete'], '0');
       assert.equal(seen['late start'], 'ok');
       assert.equal(seen['late exit status'], '3', 'the unstarted exec must never have run');
+      assert.equal(seen['reused id exit status'], '5');
+      assert.equal(seen['exec pid files left'], 'none');
       t.diagnostic(JSON.stringify(seen));
       observed.set(rt.label, seen);
       const ref = observed.get(REFERENCE.label);

@@ -189,3 +189,42 @@ test('dispose closes every fd it opened, also mid-copy; and is idempotent', asyn
   await sleep(50); // libuv closes handles on the next loop turn
   assert.equal(fdCount(), before);
 });
+
+test('stdin written before the copy starts arrives; a dispose in the same turn as start() leaks nothing', async (t) => {
+  const f = makeFifos();
+  t.after(f.cleanup);
+  // The stdin copy begins in the loop turn after start(): bytes the client wrote first wait in
+  // the fifo and reach the container all the same.
+  const io = await PipeIO.create({ stdin: f.stdin, stdout: f.stdout, stderr: f.stderr, terminal: false }, options);
+  const c = container('cat', io.runtimeStdio);
+  t.after(() => c.child.kill('SIGKILL'));
+  const out = new FifoReader(f.stdout);
+  const err = new FifoReader(f.stderr);
+  await io.start();
+  const w = openStdinWriter(f.stdin);
+  w.end('early bytes\n');
+  await io.closeStdin();
+  assert.equal(await within(c.exited, 5000, 'cat sees EOF'), 0);
+  await within(io.waitDrained(5000), 6000, 'drained');
+  assert.equal(out.data().toString(), 'early bytes\n');
+  out.close();
+  err.close();
+  await io.dispose();
+  await sleep(50);
+
+  const before = fdCount();
+  const io2 = await PipeIO.create({ stdin: f.stdin, stdout: f.stdout, stderr: f.stderr, terminal: false }, options);
+  const c2 = container('sleep 30', io2.runtimeStdio);
+  t.after(() => c2.child.kill('SIGKILL'));
+  const out2 = new FifoReader(f.stdout);
+  const err2 = new FifoReader(f.stderr);
+  await io2.start();
+  const disposed = io2.dispose(); // before the stdin copy was set up
+  c2.child.kill('SIGKILL');
+  await c2.exited;
+  await disposed;
+  out2.close();
+  err2.close();
+  await sleep(50); // libuv closes handles on the next loop turn
+  assert.equal(fdCount(), before);
+});
