@@ -1,14 +1,28 @@
 // PipeIO against real pipes and fifos: what the container writes is what the client reads, EOF
 // reaches the client when the container's writers are gone, stdin follows CloseIO semantics.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, createHash } from 'node:crypto';
 import { closeSync, constants, openSync, readlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PipeIO, StdioError } from '../../../src/stdio/index.js';
-import { FifoReader, container, fdCount, makeFifos, openStdinWriter, sleep, within } from './helpers.js';
+import { FifoReader, container, fdCount, makeFifos, openStdinWriter, sleep, within, type Fifos } from './helpers.js';
 
 const options = { containerId: 'c1', namespace: 'test', openTimeoutMs: 5000 };
+
+/**
+ * Started stdio with all three fifos of `f`, a stand-in container running `script` on its
+ * runtime fds (killed after the test) and both client readers.
+ */
+async function startedWithStdin(t: TestContext, f: Fifos, script: string): Promise<{ io: PipeIO; c: ReturnType<typeof container>; out: FifoReader; err: FifoReader }> {
+  const io = await PipeIO.create({ stdin: f.stdin, stdout: f.stdout, stderr: f.stderr, terminal: false }, options);
+  const c = container(script, io.runtimeStdio);
+  t.after(() => c.child.kill('SIGKILL'));
+  const out = new FifoReader(f.stdout);
+  const err = new FifoReader(f.stderr);
+  await io.start();
+  return { io, c, out, err };
+}
 
 test('stdout and stderr reach the client byte for byte, last line without newline included', async (t) => {
   const f = makeFifos();
@@ -60,13 +74,8 @@ test('start waits for the client reader and fails with deadline-exceeded without
 test('stdin is forwarded and the container sees EOF only after CloseIO and the client closing', async (t) => {
   const f = makeFifos();
   t.after(f.cleanup);
-  const io = await PipeIO.create({ stdin: f.stdin, stdout: f.stdout, stderr: f.stderr, terminal: false }, options);
+  const { io, c, out, err } = await startedWithStdin(t, f, 'cat; echo done');
   t.after(() => io.dispose());
-  const c = container('cat; echo done', io.runtimeStdio);
-  t.after(() => c.child.kill('SIGKILL'));
-  const out = new FifoReader(f.stdout);
-  const err = new FifoReader(f.stderr);
-  await io.start();
   const w = openStdinWriter(f.stdin);
   w.write('hello ');
   w.end('world');
@@ -83,13 +92,8 @@ test('stdin is forwarded and the container sees EOF only after CloseIO and the c
 test('CloseIO before the client closes: EOF comes when the client closes', async (t) => {
   const f = makeFifos();
   t.after(f.cleanup);
-  const io = await PipeIO.create({ stdin: f.stdin, stdout: f.stdout, stderr: f.stderr, terminal: false }, options);
+  const { io, c, out, err } = await startedWithStdin(t, f, 'wc -c');
   t.after(() => io.dispose());
-  const c = container('wc -c', io.runtimeStdio);
-  t.after(() => c.child.kill('SIGKILL'));
-  const out = new FifoReader(f.stdout);
-  const err = new FifoReader(f.stderr);
-  await io.start();
   const w = openStdinWriter(f.stdin);
   await io.closeStdin();
   w.write(Buffer.alloc(100000, 7));
@@ -195,12 +199,7 @@ test('stdin written before the copy starts arrives; a dispose in the same turn a
   t.after(f.cleanup);
   // The stdin copy begins in the loop turn after start(): bytes the client wrote first wait in
   // the fifo and reach the container all the same.
-  const io = await PipeIO.create({ stdin: f.stdin, stdout: f.stdout, stderr: f.stderr, terminal: false }, options);
-  const c = container('cat', io.runtimeStdio);
-  t.after(() => c.child.kill('SIGKILL'));
-  const out = new FifoReader(f.stdout);
-  const err = new FifoReader(f.stderr);
-  await io.start();
+  const { io, c, out, err } = await startedWithStdin(t, f, 'cat');
   const w = openStdinWriter(f.stdin);
   w.end('early bytes\n');
   await io.closeStdin();
@@ -213,12 +212,7 @@ test('stdin written before the copy starts arrives; a dispose in the same turn a
   await sleep(50);
 
   const before = fdCount();
-  const io2 = await PipeIO.create({ stdin: f.stdin, stdout: f.stdout, stderr: f.stderr, terminal: false }, options);
-  const c2 = container('sleep 30', io2.runtimeStdio);
-  t.after(() => c2.child.kill('SIGKILL'));
-  const out2 = new FifoReader(f.stdout);
-  const err2 = new FifoReader(f.stderr);
-  await io2.start();
+  const { io: io2, c: c2, out: out2, err: err2 } = await startedWithStdin(t, f, 'sleep 30');
   const disposed = io2.dispose(); // before the stdin copy was set up
   c2.child.kill('SIGKILL');
   await c2.exited;
