@@ -260,7 +260,7 @@ export class ExecProcess {
     if (this.status === 'stopped' || this.status === 'deleted') return;
     this.io?.processExited();
     // Exit is announced only once its output reached the client's fifo (bounded, never cut off here).
-    if (this.io) await this.io.waitDrained(2000).catch(() => undefined);
+    if (this.io) await this.io.drainedAfterExit(2000);
     const exitedAt = new Date();
     const record: ExitRecord = { exitStatus: exit.exitStatus, exitedAt };
     this.exitRecord = record;
@@ -313,8 +313,9 @@ export class ExecProcess {
       if (refusal) throw refusal;
       await this.dropEarly();
       const io = this.io;
-      // Bounded: a copy whose reader went away is cut off by the dispose after 2 s.
-      if (io) await io.waitDrained(2000).catch(() => undefined);
+      // The exit's own bounded wait, already over when the exit was announced: a copy still open
+      // then (a leftover child holds the output, or the reader went away) is cut off by the dispose.
+      if (io) await io.drainedAfterExit(2000);
       this.status = 'deleted';
       this.cleanUpAfterReply(io);
       return { pid: this.pidValue, exitStatus: this.exitRecord?.exitStatus ?? 0, exitedAt: this.exitRecord?.exitedAt };

@@ -119,7 +119,7 @@ export class InitProcess {
     const execExits = this.runningExecs().map((e) => e.exitPublished.promise);
     if (execExits.length > 0) await settlesWithin(Promise.all(execExits), EXEC_EXIT_GRACE_MS);
     this.io.processExited();
-    await this.io.waitDrained(DRAIN_ON_EXIT_MS).catch(() => undefined);
+    await this.io.drainedAfterExit(DRAIN_ON_EXIT_MS);
     const exitedAt = new Date();
     const record: ExitRecord = { exitStatus: exit.exitStatus, exitedAt };
     this.exitRecord = record;
@@ -319,7 +319,7 @@ export class InitProcess {
     return this.mutex.run(async () => {
       this.refuse('delete');
       const wasCreated = this.status === 'created' || this.status === 'created-checkpoint';
-      if (!wasCreated) await this.io.waitDrained(DRAIN_ON_EXIT_MS).catch(() => undefined);
+      if (!wasCreated) await this.io.drainedAfterExit(DRAIN_ON_EXIT_MS);
       try {
         await this.ctx.runtime.delete(this.ctx.id);
       } catch (err) {

@@ -28,6 +28,7 @@ export function stdioFailure(prefix: string, err: unknown): ProcessError {
 export class ProcessIO {
   private master: number | undefined;
   private disposed = false;
+  private exitDrain: Promise<boolean> | undefined;
 
   private constructor(
     readonly config: StdioConfig,
@@ -120,9 +121,15 @@ export class ProcessIO {
     if (this.io instanceof ConsoleIO) this.io.processExited();
   }
 
-  /** Resolves true when stdout/stderr reached the client, false when `timeoutMs` passed first. */
-  waitDrained(timeoutMs: number): Promise<boolean> {
-    return this.io.waitDrained(timeoutMs);
+  /**
+   * The one bounded wait for stdout/stderr to reach the client after the process exited: true
+   * when they did, false when `timeoutMs` passed first. The exit's announcement and Delete share
+   * it, so output held open by a leftover child (a background job that kept the exec's stdout)
+   * delays the client by `timeoutMs` once, as the reference's Delete does, not once per caller.
+   */
+  drainedAfterExit(timeoutMs: number): Promise<boolean> {
+    this.exitDrain ??= this.io.waitDrained(timeoutMs).catch(() => false);
+    return this.exitDrain;
   }
 
   resize(width: number, height: number): void {

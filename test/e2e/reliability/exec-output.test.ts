@@ -130,6 +130,38 @@ describe('exec output under churn', { skip: e2eSkipReason() ?? false }, () => {
     assert.equal(held.exitStatus, 7);
   });
 
+  // A background job that keeps the exec's stdout: the reference answers Wait at once and cuts the
+  // copy off in Delete after 2 s; ours waits those 2 s before the exit and Delete shares that wait,
+  // so ctr returns after one cut-off either way (it once took two, ≈ 4 s against 2).
+  const leftover: Partial<Record<'ours' | 'reference', number>> = {};
+  for (const rt of [REFERENCE, TS_RUNC]) {
+    test(`${rt.label}: an exec whose background child keeps its stdout returns after one 2 s cut-off`, {
+      skip: runtimeSkipReason(rt) ?? false, timeout: 90_000,
+    }, async (t) => {
+      const id = `xo-leftover-${tag}-${rt.reference ? 'ref' : 'ts'}`;
+      const run = await ctx.cd.ctr.run(['run', '-d', ...runtimeFlags(ctx.cd, rt), ctx.image, id, 'sleep', '1000'], { timeoutMs: 60_000 });
+      assert.equal(run.code, 0, `run ${id}: ${run.err}`);
+      try {
+        const started = Date.now();
+        const exec = await ctx.cd.ctr.run(['task', 'exec', '--exec-id', 'bg', id, 'sh', '-c', 'sleep 40 & echo before-exit; exit 3'], { timeoutMs: 60_000 });
+        const elapsedMs = Date.now() - started;
+        t.diagnostic(JSON.stringify({ elapsedMs }));
+        assert.equal(exec.code, 3, exec.err);
+        assert.equal(exec.out, 'before-exit\n');
+        assert.ok(elapsedMs >= 1_500 && elapsedMs < 30_000, `ctr returned after ${elapsedMs} ms: neither before the cut-off nor only when the child ended`);
+        leftover[rt.reference ? 'reference' : 'ours'] = elapsedMs;
+        const ref = leftover.reference;
+        if (!rt.reference && ref !== undefined) {
+          assert.ok(elapsedMs - ref < 1_500, `ours ${elapsedMs} ms against the reference's ${ref} ms: more than one cut-off`);
+        }
+      } finally {
+        await ctx.cd.ctr.run(['task', 'kill', '-s', 'SIGKILL', id], { timeoutMs: 30_000 });
+        await ctx.cd.ctr.run(['task', 'rm', '-f', id], { timeoutMs: 30_000 });
+        await ctx.cd.ctr.run(['containers', 'rm', id], { timeoutMs: 30_000 });
+      }
+    });
+  }
+
   const churn = async (rt: RuntimeUnderTest, cycles: number): Promise<{ lost: string[]; execs: number; elapsedMs: number }> => {
     const ctr = ctx.cd.ctr;
     const lost: string[] = [];
