@@ -436,30 +436,31 @@ export class ProcessMonitor {
   }
 }
 
-/** Our children's pids, from /proc/self/task/<tid>/children (or a /proc scan when unavailable). */
+/**
+ * Our children's pids that the sweep may find unwatched: from the main thread's
+ * /proc/self/task/<pid>/children (or a /proc scan when that file is unavailable).
+ *
+ * One thread's file is enough. An orphan is re-parented to the first live thread of the subreaper's
+ * thread group, which in Node is the main thread (it lives as long as the process); the children
+ * other threads create (a worker's child_process) are their libuv's to reap. Reading every
+ * thread's file cost ≈ 0.3 ms per sweep in an eleven-thread daemon, once after every exec.
+ */
 export function childPids(): number[] {
-  const pids = new Set<number>();
-  let found = false;
   try {
-    for (const tid of readdirSync('/proc/self/task')) {
-      try {
-        const text = readFileSync(`/proc/self/task/${tid}/children`, 'utf8');
-        found = true;
-        for (const p of text.split(/\s+/)) if (p) pids.add(Number(p));
-      } catch {
-        // thread gone, or no CONFIG_PROC_CHILDREN
-      }
-    }
+    const text = readFileSync(`/proc/self/task/${process.pid}/children`, 'utf8');
+    const pids: number[] = [];
+    for (const p of text.split(' ')) if (p.trim()) pids.push(Number(p));
+    return pids;
   } catch {
-    found = false;
+    // no CONFIG_PROC_CHILDREN: scan /proc
   }
-  if (found) return [...pids];
+  const pids: number[] = [];
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     const stat = readStat(Number(name));
-    if (stat && stat.ppid === process.pid) pids.add(Number(name));
+    if (stat && stat.ppid === process.pid) pids.push(Number(name));
   }
-  return [...pids];
+  return pids;
 }
 
 function readStat(pid: number): { state: string; ppid: number } | undefined {

@@ -16,6 +16,7 @@ import { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import { setPipeSize, splice } from '../sys/pipes.js';
 import { closeFd } from './fd.js';
+import { FdWriter } from './fd-writer.js';
 import type { OutputTarget } from './fifo-open.js';
 import { waitUntilRead, type ClientRead } from './client-read.js';
 
@@ -38,13 +39,6 @@ function growPipe(fd: number): void {
 /** A non-blocking libuv pipe handle reading `fd` (which it now owns). */
 export function readPipe(fd: number): Socket {
   const socket = new Socket({ fd, readable: true, writable: false });
-  socket.on('error', ignore);
-  return socket;
-}
-
-/** A non-blocking libuv pipe handle writing `fd` (which it now owns). */
-export function writePipe(fd: number): Socket {
-  const socket = new Socket({ fd, readable: false, writable: true });
   socket.on('error', ignore);
   return socket;
 }
@@ -172,7 +166,7 @@ export class OutputSink {
   static forTarget(target: OutputTarget): OutputSink {
     if (target.kind === 'fifo') {
       growPipe(target.writer);
-      return new OutputSink(writePipe(target.writer), target.keepAlive, target.writer);
+      return new OutputSink(new FdWriter(target.writer), target.keepAlive, target.writer);
     }
     // Regular files and devices cannot be libuv pipe handles; their writes go through the threadpool.
     return new OutputSink(createWriteStream('', { fd: target.fd, autoClose: true }), undefined, undefined);
@@ -180,7 +174,7 @@ export class OutputSink {
 
   /** A sink writing a pipe's write end (owned from now on). */
   static forPipe(fd: number): OutputSink {
-    return new OutputSink(writePipe(fd), undefined, fd);
+    return new OutputSink(new FdWriter(fd), undefined, fd);
   }
 
   /** What `pump` needs to splice from the pipe read end `from` into this sink, if it can. */

@@ -7,12 +7,20 @@ import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, constants, createWriteStream, openSync, readFileSync, writeSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import path from 'node:path';
-import { OutputSink, pump, readPipe, writePipe } from '../../../src/stdio/copy.js';
+import { Socket } from 'node:net';
+import { OutputSink, pump, readPipe } from '../../../src/stdio/copy.js';
 import { openOutput } from '../../../src/stdio/fifo-open.js';
 import { createPipe, setPipeSize } from '../../../src/sys/pipes.js';
 import { FifoReader, makeFifos, sleep, within } from './helpers.js';
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+
+/** A libuv handle writing a pipe's write end (the "container" side of these tests). */
+function writePipe(fd: number): Socket {
+  const socket = new Socket({ fd, readable: false, writable: true });
+  socket.on('error', () => undefined);
+  return socket;
+}
 
 /** Writes `payload` into a pipe's write end in odd-sized pieces, then closes it (the "container"). */
 async function feed(fd: number, payload: Buffer): Promise<void> {
