@@ -260,7 +260,7 @@ export class ExecProcess {
     if (this.status === 'stopped' || this.status === 'deleted') return;
     this.io?.processExited();
     // Exit is announced only once its output reached the client's fifo (bounded, never cut off here).
-    if (this.io) await this.io.drainedAfterExit(2000);
+    if (this.io) await this.io.drainedAfterExit();
     const exitedAt = new Date();
     const record: ExitRecord = { exitStatus: exit.exitStatus, exitedAt };
     this.exitRecord = record;
@@ -315,7 +315,7 @@ export class ExecProcess {
       const io = this.io;
       // The exit's own bounded wait, already over when the exit was announced: a copy still open
       // then (a leftover child holds the output, or the reader went away) is cut off by the dispose.
-      if (io) await io.drainedAfterExit(2000);
+      if (io) await io.drainedAfterExit();
       this.status = 'deleted';
       this.cleanUpAfterReply(io);
       return { pid: this.pidValue, exitStatus: this.exitRecord?.exitStatus ?? 0, exitedAt: this.exitRecord?.exitedAt };

@@ -12,14 +12,12 @@ import type { ContainerContext } from './context.js';
 import { readPidFile } from './context.js';
 import type { ExecProcess } from './exec-process.js';
 import { Mutex, Signal, settlesWithin } from './mutex.js';
-import type { ProcessIO } from './process-io.js';
+import { DRAIN_ON_EXIT_MS, type ProcessIO } from './process-io.js';
 import { initRefusal, reportedInitStatus, type InitStatus, type InitVerb } from './state.js';
 import type { DeleteResult, ExitRecord, ProcessState, StdioConfig } from './types.js';
 
 /** How long the init's exit waits for running execs to be reaped and announced. */
 const EXEC_EXIT_GRACE_MS = 5000;
-/** How long an exit waits for its output to reach the client before it is announced anyway. */
-const DRAIN_ON_EXIT_MS = 2000;
 
 /** Checkpoint request, without wire types. */
 export interface CheckpointRequest {
@@ -119,7 +117,7 @@ export class InitProcess {
     const execExits = this.runningExecs().map((e) => e.exitPublished.promise);
     if (execExits.length > 0) await settlesWithin(Promise.all(execExits), EXEC_EXIT_GRACE_MS);
     this.io.processExited();
-    await this.io.drainedAfterExit(DRAIN_ON_EXIT_MS);
+    await this.io.drainedAfterExit();
     const exitedAt = new Date();
     const record: ExitRecord = { exitStatus: exit.exitStatus, exitedAt };
     this.exitRecord = record;
@@ -319,7 +317,7 @@ export class InitProcess {
     return this.mutex.run(async () => {
       this.refuse('delete');
       const wasCreated = this.status === 'created' || this.status === 'created-checkpoint';
-      if (!wasCreated) await this.io.drainedAfterExit(DRAIN_ON_EXIT_MS);
+      if (!wasCreated) await this.io.drainedAfterExit();
       try {
         await this.ctx.runtime.delete(this.ctx.id);
       } catch (err) {

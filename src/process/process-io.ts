@@ -25,6 +25,9 @@ export function stdioFailure(prefix: string, err: unknown): ProcessError {
 }
 
 /** Stdio prepared for a runtime command; `connect()` once the command succeeded. */
+/** How long an exit (and its Delete) waits for the output to reach the client: the reference's 2 s. */
+export const DRAIN_ON_EXIT_MS = 2000;
+
 export class ProcessIO {
   private master: number | undefined;
   private disposed = false;
@@ -123,12 +126,12 @@ export class ProcessIO {
 
   /**
    * The one bounded wait for stdout/stderr to reach the client after the process exited: true
-   * when they did, false when `timeoutMs` passed first. The exit's announcement and Delete share
-   * it, so output held open by a leftover child (a background job that kept the exec's stdout)
-   * delays the client by `timeoutMs` once, as the reference's Delete does, not once per caller.
+   * when they did, false when {@link DRAIN_ON_EXIT_MS} passed first. The exit's announcement and
+   * Delete share it, so output held open by a leftover child (a background job that kept the exec's stdout)
+   * delays the client by that bound once, as the reference's Delete does, not once per caller.
    */
-  drainedAfterExit(timeoutMs: number): Promise<boolean> {
-    this.exitDrain ??= this.io.waitDrained(timeoutMs).catch(() => false);
+  drainedAfterExit(): Promise<boolean> {
+    this.exitDrain ??= this.io.waitDrained(DRAIN_ON_EXIT_MS).catch(() => false);
     return this.exitDrain;
   }
 
