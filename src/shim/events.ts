@@ -2,7 +2,8 @@
  * Task events as containerd expects them: topic strings and bare type URLs (events.md §4), built
  * from the process layer's plain events.
  */
-import type { Any } from '@bufbuild/protobuf/wkt';
+import { create, type DescMessage, type MessageInitShape } from '@bufbuild/protobuf';
+import { AnySchema, type Any } from '@bufbuild/protobuf/wkt';
 import {
   TaskCreateSchema,
   TaskDeleteSchema,
@@ -14,7 +15,8 @@ import {
   TaskResumedSchema,
   TaskStartSchema,
 } from '../api/containerd/events/task_pb.js';
-import { GO_ZERO_TIME, packAny, timestampFromDate } from '../api/typeurl.js';
+import { GO_ZERO_TIME, timestampFromDate, typeUrlOf } from '../api/typeurl.js';
+import { encodeMessage } from '../ttrpc/index.js';
 import type { ProcessEvent } from '../process/index.js';
 import type { Timestamp } from '@bufbuild/protobuf/wkt';
 
@@ -30,8 +32,10 @@ export const TOPICS = {
   resumed: '/tasks/resumed',
 } as const;
 
-/** Packs a message into an Any with containerd's bare type URL. */
-export const packEvent = packAny;
+/** Packs an event into an Any with containerd's bare type URL (typeurl.ts's packAny, with the compiled codec). */
+export function packEvent<D extends DescMessage>(schema: D, message: MessageInitShape<D>): Any {
+  return create(AnySchema, { typeUrl: typeUrlOf(schema), value: encodeMessage(schema, message) });
+}
 
 /** Go's zero time when a process has no exit time, as the reference always encodes it. */
 export function exitTime(date: Date | undefined): Timestamp {

@@ -4,11 +4,10 @@
  * event is retried at the head of the queue (1 s, 2 s, … 5 s back-off, then dropped) instead of
  * letting later events overtake it, which is the improvement events.md §6 recommends.
  */
-import { create, toBinary } from '@bufbuild/protobuf';
 import type { Any } from '@bufbuild/protobuf/wkt';
 import { ForwardRequestSchema } from '../api/containerd/services/ttrpc/events/v1/events_pb.js';
 import { timestampFromDate } from '../api/typeurl.js';
-import { TtrpcClient, TtrpcError } from '../ttrpc/index.js';
+import { encodeMessage, TtrpcClient, TtrpcError } from '../ttrpc/index.js';
 import type { Logger } from '../process/index.js';
 
 const EVENTS_SERVICE = 'containerd.services.events.ttrpc.v1.Events';
@@ -84,17 +83,14 @@ export class TtrpcEventPublisher implements EventPublisher {
   }
 
   private async forward(item: QueuedEvent, event: Any): Promise<void> {
-    const payload = toBinary(
-      ForwardRequestSchema,
-      create(ForwardRequestSchema, {
-        envelope: {
-          timestamp: timestampFromDate(item.timestamp),
-          namespace: this.options.namespace,
-          topic: item.topic,
-          event,
-        },
-      }),
-    );
+    const payload = encodeMessage(ForwardRequestSchema, {
+      envelope: {
+        timestamp: timestampFromDate(item.timestamp),
+        namespace: this.options.namespace,
+        topic: item.topic,
+        event,
+      },
+    });
     const send = async (): Promise<void> => {
       const client = await this.connection();
       await client.callRaw(EVENTS_SERVICE, 'Forward', payload, {

@@ -2,12 +2,13 @@
  * TtrpcClient: one connection, strictly increasing odd stream ids, any number of calls in flight.
  */
 import net from 'node:net';
-import { create, fromBinary, toBinary, type DescMessage, type DescMethod, type MessageInitShape, type MessageShape } from '@bufbuild/protobuf';
+import type { DescMessage, DescMethod, MessageInitShape, MessageShape } from '@bufbuild/protobuf';
 import { Code } from './code.js';
 import { canceledError, closedError, deadlineError, TtrpcError } from './error.js';
 import { FrameReader, HEADER_LENGTH, MAX_MESSAGE_LENGTH, MessageType, type FrameSink } from './frame.js';
 import { decodeResponse, encodeRequestFrame } from './messages.js';
 import { metadataPairs, type MetadataInit } from './metadata.js';
+import { decodeMessage, encodeMessage } from './proto-codec.js';
 import { oversizeMessage } from './server-connection.js';
 
 /** Per-call options. */
@@ -103,10 +104,10 @@ export class TtrpcClient implements FrameSink {
     request: MessageInitShape<I>,
     options?: CallOptions,
   ): Promise<MessageShape<O>> {
-    const payload = toBinary(method.input, create(method.input, request as never));
+    const payload = encodeMessage(method.input, request as never);
     const reply = await this.callRaw(method.parent.typeName, method.name, payload, options);
     try {
-      return fromBinary(method.output, reply) as MessageShape<O>;
+      return decodeMessage(method.output, reply) as MessageShape<O>;
     } catch (err) {
       throw new TtrpcError(Code.Internal, `ttrpc: error unmarshalling response: ${(err as Error).message}`, { cause: err });
     }

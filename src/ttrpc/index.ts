@@ -12,3 +12,4 @@ export { TtrpcServer, type TtrpcServerOptions, type PeerCredentials } from './se
 export { TtrpcClient, type CallOptions, type ConnectOptions } from './client.js';
 export { WireFormatError } from './wire.js';
 export { isThenable } from './server-connection.js';
+export { decodeMessage, encodeMessage, handOvers, isCompiled } from './proto-codec.js';

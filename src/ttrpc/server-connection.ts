@@ -3,12 +3,13 @@
  * the way Go's ttrpc 1.1.1 does, and runs every request concurrently.
  */
 import type { Socket } from 'node:net';
-import { create, fromBinary, toBinary, type DescMessage } from '@bufbuild/protobuf';
+import type { DescMessage } from '@bufbuild/protobuf';
 import { Code } from './code.js';
 import { canceledError, deadlineError, TtrpcError } from './error.js';
 import { FrameReader, MAX_MESSAGE_LENGTH, MessageType, type FrameSink } from './frame.js';
 import { decodeRequest, encodeErrorFrame, encodeSuccessFrame, successBodyLength, type KeyValuePair, type RequestMessage } from './messages.js';
 import { Metadata } from './metadata.js';
+import { decodeMessage, encodeMessage } from './proto-codec.js';
 import type { CallContext, MethodEntry, MethodTable } from './service.js';
 
 /** Whether a handler answered with a promise (else it answered synchronously, in the same turn). */
@@ -154,7 +155,7 @@ export class ServerConnection implements FrameSink {
       let req: unknown = payload;
       if (input !== undefined) {
         try {
-          req = fromBinary(input, payload);
+          req = decodeMessage(input, payload);
         } catch (err) {
           throw new TtrpcError(Code.Internal, `ttrpc: error unmarshalling payload: ${(err as Error).message}`);
         }
@@ -200,7 +201,7 @@ export class ServerConnection implements FrameSink {
       bytes = result;
     } else {
       try {
-        bytes = toBinary(output, create(output, result as never));
+        bytes = encodeMessage(output, result as never);
       } catch (err) {
         throw new TtrpcError(Code.Internal, `ttrpc: error marshaling payload: ${(err as Error).message}`);
       }

@@ -14,21 +14,9 @@ import {
   TtrpcClient,
   TtrpcServer,
 } from '../../../src/ttrpc/index.js';
-import { RawPeer, tempDir } from './helpers.js';
+import { RawPeer, rng, tempDir } from './helpers.js';
 
 const SVC = 'fuzz.v1.Echo';
-
-/** Deterministic PRNG so a failure can be replayed from its seed. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function goodRequest(id: number, value: string): Buffer {
   return encodeRequestFrame(id, SVC, 'Echo', {
