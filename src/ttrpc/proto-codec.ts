@@ -47,6 +47,7 @@ interface CompiledCodec {
 const compilableCache = new WeakMap<DescMessage, boolean>();
 
 function compilable(desc: DescMessage, visiting = new Set<DescMessage>()): boolean {
+  if (generationFailed) return false;
   const known = compilableCache.get(desc);
   if (known !== undefined) return known;
   if (visiting.has(desc)) return true; // a cycle: decided by the fields outside it
@@ -110,10 +111,16 @@ const helpers: Record<(typeof HELPER_NAMES)[number], unknown> = {
 const registry: CompiledCodec[] = [];
 const indexOfType = new WeakMap<DescMessage, number>();
 
-/** The codec of `desc`, generating it (and the types it contains) on first use. */
-function codecOf(desc: DescMessage): CompiledCodec {
+/**
+ * Set when code could not be generated at all (a process run with
+ * `--disallow-code-generation-from-strings`, or a bug): everything then goes to protobuf-es.
+ */
+let generationFailed = false;
+
+/** The codec of `desc`, generating it (and the types it contains) on first use; undefined when none can be made. */
+function codecOf(desc: DescMessage): CompiledCodec | undefined {
   const known = indexOfType.get(desc);
-  if (known !== undefined) return registry[known]!;
+  if (known !== undefined) return registry[known];
   // Types are given their index before their code is made, so recursive types refer to themselves.
   const pending: DescMessage[] = [];
   const indexOf = (d: DescMessage): number => {
@@ -127,19 +134,24 @@ function codecOf(desc: DescMessage): CompiledCodec {
     return i;
   };
   indexOf(desc);
-  while (pending.length > 0) {
-    const d = pending.shift()!;
-    const source = generateCodec(d, indexOf);
-    // The source is made from the descriptor alone (proto-codegen.ts); nothing of any input is in it.
-    const factory = new Function('h', 'R', 'EMPTY', 'MAX_DEPTH', `const { ${HELPER_NAMES.join(', ')} } = h;\nreturn ${source};`) as (
-      h: typeof helpers,
-      r: CompiledCodec[],
-      empty: readonly unknown[],
-      maxDepth: number,
-    ) => CompiledCodec;
-    registry[indexOfType.get(d)!] = factory(helpers, registry, Object.freeze([]), MAX_DEPTH);
+  try {
+    while (pending.length > 0) {
+      const d = pending.shift()!;
+      const source = generateCodec(d, indexOf);
+      // The source is made from the descriptor alone (proto-codegen.ts); nothing of any input is in it.
+      const factory = new Function('h', 'R', 'EMPTY', 'MAX_DEPTH', `const { ${HELPER_NAMES.join(', ')} } = h;\nreturn ${source};`) as (
+        h: typeof helpers,
+        r: CompiledCodec[],
+        empty: readonly unknown[],
+        maxDepth: number,
+      ) => CompiledCodec;
+      registry[indexOfType.get(d)!] = factory(helpers, registry, Object.freeze([]), MAX_DEPTH);
+    }
+  } catch {
+    generationFailed = true;
+    return undefined;
   }
-  return registry[indexOfType.get(desc)!]!;
+  return registry[indexOfType.get(desc)!];
 }
 
 // --- entry points -------------------------------------------------------------------------------
@@ -149,9 +161,9 @@ export const handOvers = { encode: 0, decode: 0 };
 
 /** The serialized form of `value` (a message or an init shape of one): the bytes `toBinary(schema, create(schema, value))` gives. */
 export function encodeMessage<D extends DescMessage>(schema: D, value: MessageInitShape<D> | MessageShape<D>): Uint8Array {
-  if (typeof value === 'object' && value !== null && compilable(schema)) {
+  const codec = typeof value === 'object' && value !== null && compilable(schema) ? codecOf(schema) : undefined;
+  if (codec !== undefined) {
     try {
-      const codec = codecOf(schema);
       const lengths: number[] = [];
       const size = codec.s(value as unknown as Fields, lengths);
       const out: wire.Out = { buf: Buffer.allocUnsafe(size), pos: 0, lengths, next: 0 };
@@ -167,10 +179,11 @@ export function encodeMessage<D extends DescMessage>(schema: D, value: MessageIn
 
 /** The message in `bytes`: equal to what `fromBinary(schema, bytes)` gives, or its error. */
 export function decodeMessage<D extends DescMessage>(schema: D, bytes: Uint8Array): MessageShape<D> {
-  if (compilable(schema)) {
+  const codec = compilable(schema) ? codecOf(schema) : undefined;
+  if (codec !== undefined) {
     try {
       const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-      return codecOf(schema).d({ buf, src: bytes, pos: 0 }, bytes.length, 1, undefined) as unknown as MessageShape<D>;
+      return codec.d({ buf, src: bytes, pos: 0 }, bytes.length, 1, undefined) as unknown as MessageShape<D>;
     } catch {
       // As above.
       handOvers.decode++;

@@ -4,6 +4,8 @@
 // equal message or fail with the same error as fromBinary. Seeded, so a failure reproduces.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { create, fromBinary, toBinary, ScalarType, type DescField, type DescMessage } from '@bufbuild/protobuf';
 import * as wkt from '@bufbuild/protobuf/wkt';
 import * as cgroupsV1 from '../../../src/api/containerd/cgroups/v1/metrics_pb.js';
@@ -231,4 +233,25 @@ test('values of the wrong type get protobuf-es answer (its conversion or its err
   const broken = create(exit, { pid: 3 }) as unknown as Record<string, unknown>;
   delete broken['containerId'];
   assert.deepStrictEqual(outcome(() => encodeMessage(exit, broken as never)), outcome(() => toBinary(exit, broken as never)));
+});
+
+test('with code generation from strings disallowed, everything goes to protobuf-es and still works', () => {
+  const codec = new URL('../../../src/ttrpc/proto-codec.js', import.meta.url).href;
+  const schemaModule = new URL('../../../src/api/containerd/task/v2/shim_pb.js', import.meta.url).href;
+  const script = `
+    const { encodeMessage, decodeMessage, handOvers } = await import(${JSON.stringify(codec)});
+    const { StateResponseSchema } = await import(${JSON.stringify(schemaModule)});
+    const { create, toBinary } = await import('@bufbuild/protobuf');
+    const init = { id: 'c1', pid: 42, exitedAt: { seconds: 5n, nanos: 6 } };
+    const bytes = encodeMessage(StateResponseSchema, init);
+    const same = Buffer.from(bytes).equals(Buffer.from(toBinary(StateResponseSchema, create(StateResponseSchema, init))));
+    const back = decodeMessage(StateResponseSchema, bytes);
+    console.log(JSON.stringify({ same, pid: back.pid, nanos: back.exitedAt.nanos, isBuffer: Buffer.isBuffer(bytes), handOvers }));`;
+  const res = spawnSync(process.execPath, ['--disallow-code-generation-from-strings', '--input-type=module', '-e', script], {
+    encoding: 'utf8',
+    cwd: fileURLToPath(new URL('../../../', import.meta.url)),
+  });
+  assert.equal(res.status, 0, res.stderr);
+  // protobuf-es returns a plain Uint8Array (the generated code a Buffer); nothing was handed over mid-call.
+  assert.deepStrictEqual(JSON.parse(res.stdout), { same: true, pid: 42, nanos: 6, isBuffer: false, handOvers: { encode: 0, decode: 0 } });
 });
