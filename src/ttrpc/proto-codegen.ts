@@ -123,21 +123,16 @@ function scalarShape(type: ScalarType, enumZero?: number): ScalarShape {
         read: (end) => `zz32(rv32(c, ${end}))`,
       };
     case ScalarType.FIXED32:
+    case ScalarType.SFIXED32: {
+      const [check, method] = type === ScalarType.FIXED32 ? [uint32, 'UInt32LE'] : [int32, 'Int32LE'];
       return {
         wireType: BIT32,
         nonZero: looseNonZero,
-        size: (v, acc) => `${uint32(v)} ${acc} += 4;`,
-        write: (v) => `o.buf.writeUInt32LE(${v}, o.pos); o.pos += 4;`,
-        read: (end) => `c.buf.readUInt32LE(fixedAt(c, ${end}, 4))`,
+        size: (v, acc) => `${check(v)} ${acc} += 4;`,
+        write: (v) => `o.buf.write${method}(${v}, o.pos); o.pos += 4;`,
+        read: (end) => `c.buf.read${method}(fixedAt(c, ${end}, 4))`,
       };
-    case ScalarType.SFIXED32:
-      return {
-        wireType: BIT32,
-        nonZero: looseNonZero,
-        size: (v, acc) => `${int32(v)} ${acc} += 4;`,
-        write: (v) => `o.buf.writeInt32LE(${v}, o.pos); o.pos += 4;`,
-        read: (end) => `c.buf.readInt32LE(fixedAt(c, ${end}, 4))`,
-      };
+    }
     case ScalarType.FLOAT:
       return {
         wireType: BIT32,

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { create, fromBinary, toBinary, ScalarType, type DescField, type DescMessage } from '@bufbuild/protobuf';
+import { create, createFileRegistry, fromBinary, toBinary, ScalarType, type DescField, type DescMessage } from '@bufbuild/protobuf';
 import * as wkt from '@bufbuild/protobuf/wkt';
 import * as cgroupsV1 from '../../../src/api/containerd/cgroups/v1/metrics_pb.js';
 import * as cgroupsV2 from '../../../src/api/containerd/cgroups/v2/metrics_pb.js';
@@ -24,9 +24,50 @@ function isDescMessage(v: unknown): v is DescMessage {
   return typeof v === 'object' && v !== null && (v as { kind?: unknown }).kind === 'message';
 }
 
+/**
+ * A proto3 type with every scalar type singular, optional (explicit presence), repeated packed and
+ * repeated unpacked, plus an enum and nested messages: the project's own types do not use them all.
+ */
+function allTypesSchema(): DescMessage {
+  const { FieldDescriptorProto_Type: T, FieldDescriptorProto_Label: L } = wkt;
+  const scalars: [string, number][] = [
+    ['double', T.DOUBLE], ['float', T.FLOAT], ['int64', T.INT64], ['uint64', T.UINT64], ['int32', T.INT32],
+    ['fixed64', T.FIXED64], ['fixed32', T.FIXED32], ['bool', T.BOOL], ['string', T.STRING], ['bytes', T.BYTES],
+    ['uint32', T.UINT32], ['sfixed32', T.SFIXED32], ['sfixed64', T.SFIXED64], ['sint32', T.SINT32], ['sint64', T.SINT64],
+  ];
+  const field: { name: string; number: number; type: number; label: number; typeName?: string; proto3Optional?: boolean; oneofIndex?: number; options?: { packed: boolean } }[] = [];
+  const oneofDecl: { name: string }[] = [];
+  let n = 1;
+  for (const [name, type] of scalars) {
+    field.push({ name: `s_${name}`, number: n++, type, label: L.OPTIONAL });
+    oneofDecl.push({ name: `_o_${name}` });
+    field.push({ name: `o_${name}`, number: n++, type, label: L.OPTIONAL, proto3Optional: true, oneofIndex: oneofDecl.length - 1 });
+    field.push({ name: `r_${name}`, number: n++, type, label: L.REPEATED });
+    if (type !== T.STRING && type !== T.BYTES) field.push({ name: `u_${name}`, number: n++, type, label: L.REPEATED, options: { packed: false } });
+  }
+  field.push({ name: 'color', number: 200, type: T.ENUM, label: L.OPTIONAL, typeName: '.test.Color' });
+  field.push({ name: 'colors', number: 201, type: T.ENUM, label: L.REPEATED, typeName: '.test.Color' });
+  field.push({ name: 'child', number: 300, type: T.MESSAGE, label: L.OPTIONAL, typeName: '.test.AllTypes' });
+  field.push({ name: 'children', number: 2047, type: T.MESSAGE, label: L.REPEATED, typeName: '.test.AllTypes' });
+  field.push({ name: 'stamp', number: 70000, type: T.MESSAGE, label: L.OPTIONAL, typeName: '.google.protobuf.Timestamp' });
+  const file = create(wkt.FileDescriptorProtoSchema, {
+    name: 'test/all_types.proto',
+    package: 'test',
+    syntax: 'proto3',
+    dependency: ['google/protobuf/timestamp.proto'],
+    enumType: [{ name: 'Color', value: [{ name: 'COLOR_UNSPECIFIED', number: 0 }, { name: 'COLOR_RED', number: 1 }, { name: 'COLOR_BLUE', number: 5 }] }],
+    messageType: [{ name: 'AllTypes', field, oneofDecl }],
+  });
+  const registry = createFileRegistry(file, (dep) => (dep === 'google/protobuf/timestamp.proto' ? wkt.file_google_protobuf_timestamp : undefined));
+  return registry.getMessage('test.AllTypes')!;
+}
+
+const allTypes = allTypesSchema();
+
 const schemas: DescMessage[] = [cgroupsV1, cgroupsV2, taskEvents, runcOptions, runtimeOptions, eventsService, shim, mount, taskTypes, wkt]
   .flatMap((m) => Object.values(m))
-  .filter(isDescMessage);
+  .filter(isDescMessage)
+  .concat([allTypes, allTypes, allTypes, allTypes]);
 
 type Rand = () => number;
 const pick = <T>(r: Rand, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
@@ -130,6 +171,7 @@ test('the task API, its events and the runtime options take the compiled path', 
     assert.equal(isCompiled(s), true, s.typeName);
   }
   // A map field, a oneof and proto2 stay with protobuf-es.
+  assert.equal(isCompiled(allTypes), true, 'every scalar type, optional, packed and unpacked lists, enums, recursion');
   assert.equal(isCompiled(shim.UpdateTaskRequestSchema), false);
   assert.equal(isCompiled(wkt.ValueSchema), false);
   assert.equal(isCompiled(wkt.FileDescriptorProtoSchema), false);
