@@ -98,17 +98,24 @@ export function isAnyOf(any: Any, schema: DescMessage): boolean {
   return typeNameFromUrl(any.typeUrl) === schema.typeName;
 }
 
+/** Serializes a message or an initializer for one (protobuf-es's toBinary by default). */
+export type MessageEncoder = <Desc extends DescMessage>(schema: Desc, message: MessageShape<Desc> | MessageInitShape<Desc>) => Uint8Array;
+
+const protobufEsEncoder: MessageEncoder = (schema, message) =>
+  toBinary(schema, isMessage(message, schema) ? message : create(schema, message as MessageInitShape<typeof schema>));
+
 /**
  * Packs a message, or an initializer for one, into an Any with containerd's bare type URL.
  * @param schema the message's generated schema (e.g. TaskExitSchema)
  * @param message a message of that schema, or the fields to create one from
+ * @param encode how to serialize it (the shim passes ttrpc's generated codecs)
  */
 export function packAny<Desc extends DescMessage>(
   schema: Desc,
   message: MessageShape<Desc> | MessageInitShape<Desc>,
+  encode: MessageEncoder = protobufEsEncoder,
 ): Any {
-  const msg = isMessage(message, schema) ? message : create(schema, message as MessageInitShape<Desc>);
-  return create(AnySchema, { typeUrl: typeUrlOf(schema), value: toBinary(schema, msg) });
+  return create(AnySchema, { typeUrl: typeUrlOf(schema), value: encode(schema, message) });
 }
 
 /**

@@ -24,10 +24,10 @@ export function stdioFailure(prefix: string, err: unknown): ProcessError {
   return new ProcessError(kind, `${prefix}: ${message}`, { cause: err });
 }
 
-/** Stdio prepared for a runtime command; `connect()` once the command succeeded. */
 /** How long an exit (and its Delete) waits for the output to reach the client: the reference's 2 s. */
 export const DRAIN_ON_EXIT_MS = 2000;
 
+/** Stdio prepared for a runtime command; `connect()` once the command succeeded. */
 export class ProcessIO {
   private master: number | undefined;
   private disposed = false;

@@ -2,8 +2,8 @@
  * Task events as containerd expects them: topic strings and bare type URLs (events.md §4), built
  * from the process layer's plain events.
  */
-import { create, type DescMessage, type MessageInitShape } from '@bufbuild/protobuf';
-import { AnySchema, type Any } from '@bufbuild/protobuf/wkt';
+import type { DescMessage, MessageInitShape } from '@bufbuild/protobuf';
+import type { Any } from '@bufbuild/protobuf/wkt';
 import {
   TaskCreateSchema,
   TaskDeleteSchema,
@@ -15,7 +15,7 @@ import {
   TaskResumedSchema,
   TaskStartSchema,
 } from '../api/containerd/events/task_pb.js';
-import { GO_ZERO_TIME, timestampFromDate, typeUrlOf } from '../api/typeurl.js';
+import { GO_ZERO_TIME, packAny, timestampFromDate } from '../api/typeurl.js';
 import { encodeMessage } from '../ttrpc/index.js';
 import type { ProcessEvent } from '../process/index.js';
 import type { Timestamp } from '@bufbuild/protobuf/wkt';
@@ -32,9 +32,9 @@ export const TOPICS = {
   resumed: '/tasks/resumed',
 } as const;
 
-/** Packs an event into an Any with containerd's bare type URL (typeurl.ts's packAny, with the compiled codec). */
+/** Packs an event into an Any with containerd's bare type URL, through ttrpc's generated codecs. */
 export function packEvent<D extends DescMessage>(schema: D, message: MessageInitShape<D>): Any {
-  return create(AnySchema, { typeUrl: typeUrlOf(schema), value: encodeMessage(schema, message) });
+  return packAny(schema, message, encodeMessage);
 }
 
 /** Go's zero time when a process has no exit time, as the reference always encodes it. */

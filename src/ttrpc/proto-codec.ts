@@ -46,10 +46,11 @@ interface CompiledCodec {
 
 const compilableCache = new WeakMap<DescMessage, boolean>();
 
-function compilable(desc: DescMessage, visiting = new Set<DescMessage>()): boolean {
+function compilable(desc: DescMessage, visiting?: Set<DescMessage>): boolean {
   if (generationFailed) return false;
   const known = compilableCache.get(desc);
   if (known !== undefined) return known;
+  visiting ??= new Set();
   if (visiting.has(desc)) return true; // a cycle: decided by the fields outside it
   visiting.add(desc);
   let ok = desc.file.edition === EDITION_PROTO3;
@@ -154,6 +155,18 @@ function codecOf(desc: DescMessage): CompiledCodec | undefined {
   return registry[indexOfType.get(desc)!];
 }
 
+/** The codec each schema is encoded and decoded with, `null` for protobuf-es: one lookup per call. */
+const codecs = new WeakMap<DescMessage, CompiledCodec | null>();
+
+function codecFor(schema: DescMessage): CompiledCodec | undefined {
+  let codec = codecs.get(schema);
+  if (codec === undefined) {
+    codec = (compilable(schema) ? codecOf(schema) : undefined) ?? null;
+    codecs.set(schema, codec);
+  }
+  return codec ?? undefined;
+}
+
 // --- entry points -------------------------------------------------------------------------------
 
 /** How often compiled code handed an input over to protobuf-es (diagnostics, and tests that the compiled path runs). */
@@ -161,7 +174,7 @@ export const handOvers = { encode: 0, decode: 0 };
 
 /** The serialized form of `value` (a message or an init shape of one): the bytes `toBinary(schema, create(schema, value))` gives. */
 export function encodeMessage<D extends DescMessage>(schema: D, value: MessageInitShape<D> | MessageShape<D>): Uint8Array {
-  const codec = typeof value === 'object' && value !== null && compilable(schema) ? codecOf(schema) : undefined;
+  const codec = typeof value === 'object' && value !== null ? codecFor(schema) : undefined;
   if (codec !== undefined) {
     try {
       const lengths: number[] = [];
@@ -179,7 +192,7 @@ export function encodeMessage<D extends DescMessage>(schema: D, value: MessageIn
 
 /** The message in `bytes`: equal to what `fromBinary(schema, bytes)` gives, or its error. */
 export function decodeMessage<D extends DescMessage>(schema: D, bytes: Uint8Array): MessageShape<D> {
-  const codec = compilable(schema) ? codecOf(schema) : undefined;
+  const codec = codecFor(schema);
   if (codec !== undefined) {
     try {
       const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);

@@ -14,6 +14,7 @@
  * protobuf-es. What "plain" means per field kind is spelled out where each piece is written.
  */
 import { ScalarType, type DescField, type DescMessage } from '@bufbuild/protobuf';
+import { varintSize, writeVarint } from './wire.js';
 
 // Field presence (google.protobuf.FeatureSet.FieldPresence).
 const IMPLICIT = 2;
@@ -170,25 +171,20 @@ function scalarShape(type: ScalarType, enumZero?: number): ScalarShape {
   }
 }
 
-/** The bytes of a varint, for tags known when the code is written. */
-function varintBytes(v: number): number[] {
-  const out: number[] = [];
-  while (v > 0x7f) {
-    out.push((v & 0x7f) | 0x80);
-    v >>>= 7;
-  }
-  out.push(v);
-  return out;
+/** A tag's bytes, known when the code is written. */
+function tagBytes(number: number, wireType: number): number[] {
+  const buf = Buffer.alloc(5);
+  return [...buf.subarray(0, writeVarint(buf, 0, ((number << 3) | wireType) >>> 0))];
 }
 
 function writeTag(number: number, wireType: number): string {
-  return varintBytes(((number << 3) | wireType) >>> 0)
+  return tagBytes(number, wireType)
     .map((b) => `o.buf[o.pos++] = ${b};`)
     .join(' ');
 }
 
 function tagSize(number: number, wireType: number): number {
-  return varintBytes(((number << 3) | wireType) >>> 0).length;
+  return varintSize(((number << 3) | wireType) >>> 0);
 }
 
 /** The zero value protobuf-es's `create()` gives an implicit-presence field, as source. */
