@@ -16,7 +16,7 @@ import { busyboxImage } from '../test/e2e/harness/oci-image.js';
 import { REFERENCE, TS_RUNC } from '../test/e2e/harness/runtimes.js';
 import { flag, parseEnvSpec, runWarmTask } from './tool-support.js';
 import { summarize } from './stats.js';
-import { shimProcesses, threadsCpuMs } from './procfs.js';
+import { shimProcesses, threadsSchedstat, type ThreadsSchedstat } from './procfs.js';
 
 interface TraceEvent {
   readonly ms: number;
@@ -80,17 +80,22 @@ async function main(): Promise<void> {
   // Whose each timed ctr was, in start order: the execs run one at a time.
   const order: ('ours' | 'reference')[] = [];
   const shims = { ours: [] as number[], reference: [] as number[] };
-  const cpuBefore = { ours: 0, reference: 0 };
-  const cpuSpent = { ours: NaN, reference: NaN };
+  const zero: ThreadsSchedstat = { cpuMs: 0, waitMs: 0, slices: 0 };
+  const before = { ours: zero, reference: zero };
+  const spent = { ours: { cpuMs: NaN, waitMs: NaN, slices: NaN }, reference: { cpuMs: NaN, waitMs: NaN, slices: NaN } };
   try {
     const image = await cd.importImage(busyboxImage());
     for (const [id, rt] of [['ref', REFERENCE], ['ts', TS_RUNC]] as const) await runWarmTask(cd, image, rt, id);
     // The shim processes themselves (argv holds the address), not their runtimes or helpers.
     const shimRoots = (marker: string): number[] => shimProcesses(cd.address, marker).filter((p) => p.argv.includes(cd.address)).map((p) => p.pid);
     for (const [side, marker] of [['ours', 'containerd-shim-ts-v2'], ['reference', 'containerd-shim-runc-v2']] as const) shims[side] = shimRoots(marker);
-    const cpuNow = (side: 'ours' | 'reference'): number => shims[side].reduce((sum, pid) => sum + (threadsCpuMs(pid) ?? 0), 0);
-    cpuBefore.ours = cpuNow('ours');
-    cpuBefore.reference = cpuNow('reference');
+    const statNow = (side: 'ours' | 'reference'): ThreadsSchedstat =>
+      shims[side].reduce((sum, pid) => {
+        const s = threadsSchedstat(pid) ?? zero;
+        return { cpuMs: sum.cpuMs + s.cpuMs, waitMs: sum.waitMs + s.waitMs, slices: sum.slices + s.slices };
+      }, zero);
+    before.ours = statNow('ours');
+    before.reference = statNow('reference');
     const perf = spawn('perf', ['record', '-q', '-e', 'sched:sched_process_exec', '-e', 'sched:sched_process_exit', '-a', '-o', data], { stdio: 'ignore' });
     await new Promise((r) => setTimeout(r, 1000));
     for (let i = 0; i < reps; i++) {
@@ -101,8 +106,10 @@ async function main(): Promise<void> {
         if (r.code !== 0) throw new Error(`exec failed: ${r.err}`);
       }
     }
-    cpuSpent.ours = cpuNow('ours') - cpuBefore.ours;
-    cpuSpent.reference = cpuNow('reference') - cpuBefore.reference;
+    for (const side of ['ours', 'reference'] as const) {
+      const now = statNow(side);
+      spent[side] = { cpuMs: now.cpuMs - before[side].cpuMs, waitMs: now.waitMs - before[side].waitMs, slices: now.slices - before[side].slices };
+    }
     perf.kill('SIGINT');
     await new Promise((r) => perf.once('exit', r));
   } finally {
@@ -127,7 +134,9 @@ async function main(): Promise<void> {
     beforeRuncMs: median(side, 'beforeRuncMs'),
     runcMs: median(side, 'runcMs'),
     afterRuncMs: median(side, 'afterRuncMs'),
-    shimCpuMsPerExec: Math.round((cpuSpent[side] / reps) * 100) / 100,
+    shimCpuMsPerExec: Math.round((spent[side].cpuMs / reps) * 100) / 100,
+    shimRunQueueMsPerExec: Math.round((spent[side].waitMs / reps) * 100) / 100,
+    shimTimeslicesPerExec: Math.round((spent[side].slices / reps) * 10) / 10,
   });
   console.log(JSON.stringify({ bench: 'containerd-shim-ts-exec-phases', date: new Date().toISOString(), reps, gapMs, env, ours: report('ours'), reference: report('reference') }));
 }

@@ -48,6 +48,7 @@ export const METRICS = {
   concurrentTeardownMs: { id: 'concurrentTeardownMs', label: 'concurrent teardown (N at once)', unit: 'ms', better: 'lower' },
   ttrpcCallsPerSec: { id: 'ttrpcCallsPerSec', label: 'ttrpc unary calls/s', unit: 'calls/s', better: 'higher', target: r('>=', 1.0) },
   ttrpcP99Ms: { id: 'ttrpcP99Ms', label: 'ttrpc unary p99 latency', unit: 'ms', better: 'lower' },
+  ttrpcServerCpuUs: { id: 'ttrpcServerCpuUs', label: 'ttrpc server CPU per call', unit: 'µs', better: 'lower' },
 } as const satisfies Record<string, MetricDef>;
 
 /** A metric id. */

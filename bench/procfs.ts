@@ -144,13 +144,35 @@ export function readCpuTicks(pid: number): number | undefined {
  * Threads that exited are not counted: only compare it across a span in which none exit.
  */
 export function threadsCpuMs(pid: number): number | undefined {
+  return threadsSchedstat(pid)?.cpuMs;
+}
+
+/** A process's scheduler counters summed over its threads (`/proc/PID/task/TID/schedstat`). */
+export interface ThreadsSchedstat {
+  /** Time on a CPU. */
+  readonly cpuMs: number;
+  /** Time runnable but waiting for a CPU. */
+  readonly waitMs: number;
+  /** Times a thread was put on a CPU: each wake-up from sleep, and each return after being preempted. */
+  readonly slices: number;
+}
+
+/** {@link ThreadsSchedstat} of every thread of `pid` (threads gone meanwhile are skipped); undefined when the process is gone. */
+export function threadsSchedstat(pid: number): ThreadsSchedstat | undefined {
   let tids: string[];
   try { tids = readdirSync(`/proc/${pid}/task`); } catch { return undefined; }
-  let ns = 0;
+  let cpuNs = 0;
+  let waitNs = 0;
+  let slices = 0;
   for (const tid of tids) {
-    try { ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]); } catch { /* thread gone */ }
+    try {
+      const [cpu = '0', wait = '0', runs = '0'] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').trim().split(' ');
+      cpuNs += Number(cpu);
+      waitNs += Number(wait);
+      slices += Number(runs);
+    } catch { /* thread gone */ }
   }
-  return ns / 1e6;
+  return { cpuMs: cpuNs / 1e6, waitMs: waitNs / 1e6, slices };
 }
 
 let clockTicks: number | undefined;

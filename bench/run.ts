@@ -26,7 +26,7 @@ const SECTION_METRICS: Record<Section, readonly MetricId[]> = {
   memory: ['pssSmall', 'privateDirtySmall', 'pssLarge', 'privateDirtyLarge', 'marginalPss', 'marginalPrivateDirty', 'shimProcessesLarge'],
   throughput: ['throughputMiBs', 'shimCpuPerGiB'],
   concurrent: ['concurrentStartMs', 'concurrentTeardownMs'],
-  ttrpc: ['ttrpcCallsPerSec', 'ttrpcP99Ms'],
+  ttrpc: ['ttrpcCallsPerSec', 'ttrpcP99Ms', 'ttrpcServerCpuUs'],
 };
 
 const RUNNERS: Record<Section, (ctx: BenchContext) => Promise<MetricResult[]>> = {

@@ -26,6 +26,8 @@ export interface TtrpcLevel {
   readonly concurrency: number;
   readonly calls: SideResults;
   readonly p99Ms: SideResults;
+  /** Each server's CPU per call (absent from reports of older builds: failed with a reason). */
+  readonly cpuUsPerCall: SideResults;
 }
 
 /**
@@ -40,7 +42,8 @@ function reported(v: unknown, rounds: number, scale: number, what: string): Meas
 
 /**
  * Maps the ttrpc benchmark's JSON line — `{ bench: 'ttrpc-unary', rounds, results: [{ concurrency,
- * goCallsPerSec, tsCallsPerSec, goP99us, tsP99us, … }] }` — to one entry per concurrency level.
+ * goCallsPerSec, tsCallsPerSec, goP99us, tsP99us, goCpuUsPerCall, tsCpuUsPerCall, … }] }` — to one
+ * entry per concurrency level.
  */
 export function mapTtrpcReport(report: Json): TtrpcLevel[] {
   const rounds = typeof report.rounds === 'number' ? report.rounds : 1;
@@ -49,6 +52,7 @@ export function mapTtrpcReport(report: Json): TtrpcLevel[] {
     concurrency: typeof row.concurrency === 'number' ? row.concurrency : 0,
     calls: { ours: reported(row.tsCallsPerSec, rounds, 1, 'calls/s'), reference: reported(row.goCallsPerSec, rounds, 1, 'calls/s') },
     p99Ms: { ours: reported(row.tsP99us, rounds, 1e-3, 'p99'), reference: reported(row.goP99us, rounds, 1e-3, 'p99') },
+    cpuUsPerCall: { ours: reported(row.tsCpuUsPerCall, rounds, 1, 'server CPU per call'), reference: reported(row.goCpuUsPerCall, rounds, 1, 'server CPU per call') },
   }));
 }
 
@@ -67,7 +71,7 @@ export function lastJsonLine(text: string): Json | undefined {
 /** Runs the ttrpc benchmark if it is built (quick: one short round per level), else reports n/a. */
 export async function ttrpcSection(ctx: BenchContext): Promise<MetricResult[]> {
   const entry = ttrpcEntry();
-  const both = (r: SideResults): MetricResult[] => [result(METRICS.ttrpcCallsPerSec, r), result(METRICS.ttrpcP99Ms, r)];
+  const both = (r: SideResults): MetricResult[] => [result(METRICS.ttrpcCallsPerSec, r), result(METRICS.ttrpcP99Ms, r), result(METRICS.ttrpcServerCpuUs, r)];
   if (entry === undefined) return both(failedBoth('bench/ttrpc is not built (no dist/bench/ttrpc/run.js)', 'na'));
   const sizes = ctx.options.quick ? ['--rounds', '1', '--duration-ms', '300'] : [];
   ctx.log(`ttrpc: running ${path.basename(path.dirname(entry))}/${path.basename(entry)} ${sizes.join(' ')}`);
@@ -85,5 +89,6 @@ export async function ttrpcSection(ctx: BenchContext): Promise<MetricResult[]> {
   return levels.flatMap((l) => [
     result(METRICS.ttrpcCallsPerSec, l.calls, `ttrpc unary calls/s (${l.concurrency} in flight)`, `@${l.concurrency}`),
     result(METRICS.ttrpcP99Ms, l.p99Ms, `ttrpc unary p99 (${l.concurrency} in flight)`, `@${l.concurrency}`),
+    result(METRICS.ttrpcServerCpuUs, l.cpuUsPerCall, `ttrpc server CPU per call (${l.concurrency} in flight)`, `@${l.concurrency}`),
   ]);
 }

@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildGoProbe, startGoServer, stopChild } from '../../test/integration/ttrpc/go-probe.js';
+import { threadsCpuMs } from '../procfs.js';
 import { flag } from '../tool-support.js';
 
 interface Sample {
@@ -20,6 +21,8 @@ interface Sample {
   p50us: number;
   p99us: number;
   failures: number;
+  /** The server's CPU (all its threads) per call over the client's warm-up and measured time; NaN when unreadable. */
+  serverCpuUsPerCall: number;
 }
 
 
@@ -39,13 +42,28 @@ async function startTsServer(socket: string): Promise<ChildProcess> {
   return child;
 }
 
-function runClient(binary: string, socket: string, concurrency: number, durationMs: number): Sample {
-  const res = spawnSync(binary, ['bench', '-socket', socket, '-concurrency', String(concurrency), '-duration', `${durationMs}ms`, '-warmup', `${Math.min(500, durationMs)}ms`], {
+/**
+ * One client run against the server `serverPid`. The server's CPU is read before and after; the
+ * calls it answered meanwhile are estimated from the measured rate over warm-up plus measured
+ * time (the client counts only the latter), which is close once the server is warm.
+ */
+function runClient(binary: string, socket: string, concurrency: number, durationMs: number, serverPid: number | undefined): Sample {
+  const warmupMs = Math.min(500, durationMs);
+  const cpuBefore = serverPid === undefined ? undefined : threadsCpuMs(serverPid);
+  const sample = runClientOnce(binary, socket, concurrency, durationMs, warmupMs);
+  const cpuAfter = serverPid === undefined ? undefined : threadsCpuMs(serverPid);
+  const calls = (sample.callsPerSec * (durationMs + warmupMs)) / 1000;
+  const cpuUs = cpuBefore === undefined || cpuAfter === undefined ? NaN : (cpuAfter - cpuBefore) * 1000;
+  return { ...sample, serverCpuUsPerCall: calls > 0 ? cpuUs / calls : NaN };
+}
+
+function runClientOnce(binary: string, socket: string, concurrency: number, durationMs: number, warmupMs: number): Omit<Sample, 'serverCpuUsPerCall'> {
+  const res = spawnSync(binary, ['bench', '-socket', socket, '-concurrency', String(concurrency), '-duration', `${durationMs}ms`, '-warmup', `${warmupMs}ms`], {
     encoding: 'utf8',
     timeout: durationMs * 3 + 30_000,
   });
   if (res.status !== 0) throw new Error(`go bench client failed: ${res.stderr}`);
-  return JSON.parse(res.stdout) as Sample;
+  return JSON.parse(res.stdout) as Omit<Sample, 'serverCpuUsPerCall'>;
 }
 
 async function main(): Promise<void> {
@@ -68,7 +86,7 @@ async function main(): Promise<void> {
       const entry = { concurrency: c, go: [] as Sample[], ts: [] as Sample[] };
       for (let r = 0; r < rounds; r++) {
         const order: ('go' | 'ts')[] = r % 2 === 0 ? ['go', 'ts'] : ['ts', 'go'];
-        for (const who of order) entry[who].push(runClient(built.binary, sockets[who], c, durationMs));
+        for (const who of order) entry[who].push(runClient(built.binary, sockets[who], c, durationMs, servers[who]?.pid));
       }
       results.push(entry);
     }
@@ -82,15 +100,18 @@ async function main(): Promise<void> {
         tsP99us: m(ts, 'p99us'),
         goP50us: m(go, 'p50us'),
         tsP50us: m(ts, 'p50us'),
+        goCpuUsPerCall: m(go, 'serverCpuUsPerCall'),
+        tsCpuUsPerCall: m(ts, 'serverCpuUsPerCall'),
         failures: [...go, ...ts].reduce((n, s) => n + s.failures, 0),
       };
-      return { ...row, callsRatio: Math.round((row.tsCallsPerSec / row.goCallsPerSec) * 100) / 100, p99Ratio: Math.round((row.tsP99us / row.goP99us) * 100) / 100 };
+      const ratio = (a: number, b: number): number => Math.round((a / b) * 100) / 100;
+      return { ...row, callsRatio: ratio(row.tsCallsPerSec, row.goCallsPerSec), p99Ratio: ratio(row.tsP99us, row.goP99us), cpuRatio: ratio(row.tsCpuUsPerCall, row.goCpuUsPerCall) };
     });
     console.log(`ttrpc unary Ping, Go client, one connection; ${rounds} rounds x ${durationMs} ms, medians (node ${process.version}, ${os.cpus().length} cpus)`);
-    console.log('in flight | Go calls/s | TS calls/s | TS/Go | Go p50 us | TS p50 us | Go p99 us | TS p99 us | p99 TS/Go');
+    console.log('in flight | Go calls/s | TS calls/s | TS/Go | Go p50 us | TS p50 us | Go p99 us | TS p99 us | p99 TS/Go | Go CPU us/call | TS CPU us/call | CPU TS/Go');
     for (const s of summary) {
       console.log(
-        [s.concurrency, s.goCallsPerSec, s.tsCallsPerSec, s.callsRatio, s.goP50us, s.tsP50us, s.goP99us, s.tsP99us, s.p99Ratio]
+        [s.concurrency, s.goCallsPerSec, s.tsCallsPerSec, s.callsRatio, s.goP50us, s.tsP50us, s.goP99us, s.tsP99us, s.p99Ratio, s.goCpuUsPerCall, s.tsCpuUsPerCall, s.cpuRatio]
           .map((v, i) => String(v).padStart(i === 0 ? 9 : 10))
           .join(' | '),
       );

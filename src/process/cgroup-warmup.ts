@@ -13,8 +13,7 @@
  * runtime's own write finds the lock warm. Failing writes (read-only cgroupfs, no permission) only
  * switch the warm-up off; they never fail the call it precedes.
  */
-import { closeSync, openSync, readFileSync, readSync, write } from 'node:fs';
-import { setTimeout as delay } from 'node:timers/promises';
+import { closeSync, openSync, readFileSync, readSync, write, writeSync } from 'node:fs';
 import path from 'node:path';
 import { parseProcCgroup } from './cgroup-paths.js';
 
@@ -75,9 +74,25 @@ const WARMED_DESPITE = new Set(['EBUSY', 'EOPNOTSUPP']);
 
 /**
  * How often the lock is written while held: well inside the grace period after the last writer in
- * which a new writer is still fast (20–50 ms measured), so the runtime's write always lands in it.
+ * which a new writer is still fast (12–50 ms measured on different days), so the runtime's write
+ * always lands in it.
  */
 const REWRITE_INTERVAL_MS = 5;
+
+/**
+ * A rewrite is made on this thread only if the last write ended less than this long ago: the lock
+ * is surely still warm, and the write takes microseconds. Later than that (a busy loop ran the
+ * timer late), it goes to a pool thread, as the first write does, because it may wait out a grace
+ * period.
+ */
+const SYNC_REWRITE_WITHIN_MS = 9;
+
+/**
+ * A rewrite on this thread that takes longer than this means the lock was cold after all (a host
+ * whose grace periods are shorter than {@link SYNC_REWRITE_WITHIN_MS}): from then on every write
+ * goes to a pool thread, so the event loop is never held up twice.
+ */
+const SLOW_SYNC_WRITE_MS = 1;
 
 export class CgroupWarmup {
   private holders = 0;
@@ -92,14 +107,25 @@ export class CgroupWarmup {
   writes = 0;
   /** Writes handed to a pool thread (the first one before hold() returns), for tests. */
   issued = 0;
+  /** Rewrites made on this thread (cheap while the lock is warm), for tests. */
+  syncWrites = 0;
+  /** False once a rewrite on this thread was slow (see {@link SLOW_SYNC_WRITE_MS}). */
+  private syncRewrites = true;
+  /** When the last write ended (performance.now()). */
+  private lastWriteEnd = -Infinity;
 
-  constructor(enabled = process.env['CONTAINERD_SHIM_TS_CGROUP_WARMUP'] !== '0') {
+  private readonly slowSyncWriteMs: number;
+
+  /** @param options.slowSyncWriteMs tests only: a rewrite on this thread slower than this switches rewrites to the pool */
+  constructor(enabled = process.env['CONTAINERD_SHIM_TS_CGROUP_WARMUP'] !== '0', options: { readonly slowSyncWriteMs?: number } = {}) {
     this.disabled = !enabled;
+    this.slowSyncWriteMs = options.slowSyncWriteMs ?? SLOW_SYNC_WRITE_MS;
   }
 
   /**
    * Keeps the lock warm until the returned function is called (once the runtime command that moves
-   * a process has returned), or for at most `maxMs`. Never throws, never blocks the event loop:
+   * a process has returned), or for at most `maxMs`. Never throws, never waits out a grace period
+   * on the event loop (rewrites here take microseconds; one found slow sends the rest to the pool):
    * the first write is handed to a pool thread before this returns (reading where we are is a
    * read of /proc, microseconds), so the grace period starts now, not after the loop got round
    * to it — on a busy loop that was several milliseconds of the period's head start.
@@ -107,9 +133,7 @@ export class CgroupWarmup {
   hold(maxMs = 60_000): () => void {
     if (this.disabled) return () => undefined;
     this.holders++;
-    this.loop ??= this.run().finally(() => {
-      this.loop = undefined;
-    });
+    this.loop ??= this.run();
     let released = false;
     const release = (): void => {
       if (released) return;
@@ -136,35 +160,89 @@ export class CgroupWarmup {
     this.ownCgroups = undefined;
   }
 
-  /** Synchronous up to the first write's hand-off (an async function runs so until its first await). */
-  private async run(): Promise<void> {
-    try {
-      // Where we are is read once per warm spell (a few tens of ms), not before every write.
-      const fd = this.ownProcsFile();
+  /**
+   * One warm spell: the first write is handed to a pool thread before this returns, then one
+   * rewrite every {@link REWRITE_INTERVAL_MS} while held. Resolves when the spell ends.
+   *
+   * The first write waits out the grace period; the ones after it are cheap and keep it passed.
+   * Each rewrite costs one timer wake-up of this thread (on a pool thread it would also cost the
+   * write's completion), and a wake-up of an idle Node thread costs more CPU than the write itself
+   * (docs/benchmarks.md, round 11); plain timer callbacks for the same reason, not promises.
+   */
+  private run(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const end = (): void => {
+        this.loop = undefined;
+        resolve();
+      };
+      let fd: number | undefined;
+      try {
+        // Where we are is read once per warm spell (a few tens of ms), not before every write.
+        fd = this.ownProcsFile();
+      } catch {
+        fd = undefined;
+      }
       if (fd === undefined) {
         this.disabled = true;
+        // Not from inside hold(), which assigns the spell after this returns.
+        queueMicrotask(end);
         return;
       }
-      // The first write waits out the grace period; the ones after it are cheap and keep it passed.
-      while (this.holders > 0 && !this.disabled) {
-        await this.writeOnce(fd);
-        if (this.holders > 0) await delay(REWRITE_INTERVAL_MS);
+      const procs = fd;
+      const held = (): boolean => this.holders > 0 && !this.disabled;
+      const afterPoolWrite = (): void => {
+        if (held()) setTimeout(rewrite, REWRITE_INTERVAL_MS);
+        else end();
+      };
+      const rewrite = (): void => {
+        try {
+          if (!held()) end();
+          else if (this.rewriteHere(procs)) setTimeout(rewrite, REWRITE_INTERVAL_MS);
+          else this.writeOnPool(procs, afterPoolWrite);
+        } catch {
+          // A warm-up must never take the daemon down: it only switches itself off.
+          this.disabled = true;
+          end();
+        }
+      };
+      try {
+        this.writeOnPool(procs, afterPoolWrite);
+      } catch {
+        this.disabled = true;
+        queueMicrotask(end);
       }
-    } catch {
-      this.disabled = true;
-    }
+    });
   }
 
-  /** One write of our pid, on a pool thread (it may wait out the grace period). */
-  private writeOnce(fd: number): Promise<void> {
+  /**
+   * One rewrite on this thread when the lock is surely warm; false when it must go to a pool
+   * thread instead (too long since the last write, or rewrites here were found slow).
+   */
+  private rewriteHere(fd: number): boolean {
+    const start = performance.now();
+    if (!this.syncRewrites || start - this.lastWriteEnd > SYNC_REWRITE_WITHIN_MS) return false;
+    try {
+      writeSync(fd, this.pidText, 0, this.pidText.length, 0);
+      this.writes++;
+    } catch (err) {
+      if (!WARMED_DESPITE.has((err as NodeJS.ErrnoException).code ?? '')) this.disabled = true;
+      else this.writes++;
+    }
+    this.syncWrites++;
+    this.lastWriteEnd = performance.now();
+    if (this.lastWriteEnd - start > this.slowSyncWriteMs) this.syncRewrites = false;
+    return true;
+  }
+
+  /** One write of our pid, on a pool thread (it may wait out the grace period); `done` after it. */
+  private writeOnPool(fd: number, done: () => void): void {
     this.issued++;
-    return new Promise((resolve) => {
-      write(fd, this.pidText, 0, this.pidText.length, 0, (err) => {
-        const code = err?.code ?? '';
-        if (!err || WARMED_DESPITE.has(code)) this.writes++;
-        else this.disabled = true;
-        resolve();
-      });
+    write(fd, this.pidText, 0, this.pidText.length, 0, (err) => {
+      const code = err?.code ?? '';
+      if (!err || WARMED_DESPITE.has(code)) this.writes++;
+      else this.disabled = true;
+      this.lastWriteEnd = performance.now();
+      done();
     });
   }
 

@@ -49,7 +49,7 @@ test('parseOptions: quick defaults, flags over env, validation', () => {
 
 test('mapTtrpcReport reads the ttrpc benchmark line, one level per concurrency, p99 in ms', () => {
   const line = JSON.stringify({ bench: 'ttrpc-unary', rounds: 5, durationMs: 2000, results: [
-    { concurrency: 1, goCallsPerSec: 1000, tsCallsPerSec: 1500, goP99us: 500, tsP99us: 250 },
+    { concurrency: 1, goCallsPerSec: 1000, tsCallsPerSec: 1500, goP99us: 500, tsP99us: 250, goCpuUsPerCall: 100, tsCpuUsPerCall: 70 },
     { concurrency: 64, goCallsPerSec: 0, tsCallsPerSec: 9000, goP99us: 900, tsP99us: 800 },
   ] });
   const report = lastJsonLine(`table\n${line}\n`);
@@ -62,6 +62,11 @@ test('mapTtrpcReport reads the ttrpc benchmark line, one level per concurrency, 
   assert.equal(one!.calls.ours?.status === 'ok' && one!.calls.ours.n, 5);
   assert.equal(one!.p99Ms.reference?.status === 'ok' && one!.p99Ms.reference.median, 0.5);
   assert.equal(many!.calls.reference?.status, 'failed');
+  assert.equal(one!.cpuUsPerCall.ours?.status === 'ok' && one!.cpuUsPerCall.ours.median, 70);
+  assert.equal(many!.cpuUsPerCall.ours?.status, 'failed', 'a report without CPU figures fails that row with a reason');
+  const cpu = result(METRICS.ttrpcServerCpuUs, one!.cpuUsPerCall, undefined, '@1');
+  assert.equal(cpu.ratio, 0.7);
+  assert.equal(cpu.met, null, 'informative: no target');
   const judged = result(METRICS.ttrpcCallsPerSec, one!.calls, undefined, '@1');
   assert.equal(judged.id, 'ttrpcCallsPerSec@1');
   assert.equal(judged.ratio, 1.5);

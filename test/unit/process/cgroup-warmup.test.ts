@@ -48,13 +48,32 @@ test('CgroupWarmup on this host: writes while held, stops when released, never m
     assert.equal(warmup.issued, 1, 'the first write is on its way before hold() returns');
     for (let i = 0; i < 200 && warmup.writes < 2; i++) await new Promise((r) => setTimeout(r, 10));
     assert.ok(warmup.writes >= 2, `expected repeated writes while held, saw ${warmup.writes}`);
+    for (let i = 0; i < 200 && warmup.syncWrites < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(warmup.syncWrites >= 2, `rewrites of a warm lock are made on this thread (saw ${warmup.syncWrites}, ${warmup.issued} on the pool)`);
     release();
     release(); // idempotent
     await warmup.settled();
     const after = warmup.writes;
     await new Promise((r) => setTimeout(r, 50));
     assert.equal(warmup.writes, after, 'no writes once released');
+    assert.equal(warmup.writes, warmup.issued + warmup.syncWrites, 'every write made, none failed');
     assert.equal(readFileSync('/proc/self/cgroup', 'utf8'), before);
+  } finally {
+    await warmup.close();
+  }
+});
+
+test('CgroupWarmup: a rewrite on this thread found slow sends every later one to the pool', { skip: process.getuid?.() !== 0 ? 'needs root' : false }, async () => {
+  // Every write counts as slow here, as on a host whose grace periods are shorter than the
+  // interval: the event loop may be held up once, never again.
+  const warmup = new CgroupWarmup(true, { slowSyncWriteMs: -1 });
+  try {
+    const release = warmup.hold();
+    for (let i = 0; i < 300 && warmup.issued < 4; i++) await new Promise((r) => setTimeout(r, 10));
+    release();
+    await warmup.settled();
+    assert.ok(warmup.syncWrites <= 1, `at most one rewrite on this thread, saw ${warmup.syncWrites}`);
+    assert.ok(warmup.issued >= 4, `the pool took the rewrites after it, saw ${warmup.issued}`);
   } finally {
     await warmup.close();
   }
