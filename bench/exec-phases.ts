@@ -7,7 +7,7 @@
 // shim's Start reply, Wait and Delete, containerd, ctr's exit). Prints one JSON line of medians,
 // and each shim's own CPU time per exec (its threads' schedstat over the timed execs; not runc's).
 // `--env` goes to containerd and so to our shims (a lever to look at; the Go shim ignores it).
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -66,6 +66,14 @@ export function splitPhases(events: readonly TraceEvent[], isOurs: (ctrStartMs: 
   return rows;
 }
 
+/** Stops `perf record` (SIGINT makes it write its data) and waits for it; nothing if it is gone. */
+async function stopPerf(perf: ChildProcess | undefined): Promise<void> {
+  if (!perf || perf.exitCode !== null || perf.signalCode !== null) return;
+  const exited = new Promise((r) => perf.once('exit', r));
+  perf.kill('SIGINT');
+  await exited;
+}
+
 async function main(): Promise<void> {
   const reps = Number(flag('reps', '30'));
   const gapMs = Number(flag('gap-ms', '200'));
@@ -80,6 +88,7 @@ async function main(): Promise<void> {
   // Whose each timed ctr was, in start order: the execs run one at a time.
   const order: ('ours' | 'reference')[] = [];
   const shims = { ours: [] as number[], reference: [] as number[] };
+  let perf: ChildProcess | undefined;
   const zero: ThreadsSchedstat = { cpuMs: 0, waitMs: 0, slices: 0 };
   const before = { ours: zero, reference: zero };
   const spent = { ours: { cpuMs: NaN, waitMs: NaN, slices: NaN }, reference: { cpuMs: NaN, waitMs: NaN, slices: NaN } };
@@ -96,7 +105,7 @@ async function main(): Promise<void> {
       }, zero);
     before.ours = statNow('ours');
     before.reference = statNow('reference');
-    const perf = spawn('perf', ['record', '-q', '-e', 'sched:sched_process_exec', '-e', 'sched:sched_process_exit', '-a', '-o', data], { stdio: 'ignore' });
+    perf = spawn('perf', ['record', '-q', '-e', 'sched:sched_process_exec', '-e', 'sched:sched_process_exit', '-a', '-o', data], { stdio: 'ignore' });
     await new Promise((r) => setTimeout(r, 1000));
     for (let i = 0; i < reps; i++) {
       for (const id of i % 2 === 0 ? ['ts', 'ref'] : ['ref', 'ts']) {
@@ -110,8 +119,12 @@ async function main(): Promise<void> {
       const now = statNow(side);
       spent[side] = { cpuMs: now.cpuMs - before[side].cpuMs, waitMs: now.waitMs - before[side].waitMs, slices: now.slices - before[side].slices };
     }
-    perf.kill('SIGINT');
-    await new Promise((r) => perf.once('exit', r));
+    await stopPerf(perf);
+  } catch (err) {
+    // A failed exec must not leave the recorder running system-wide, nor its data behind.
+    await stopPerf(perf);
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
   } finally {
     await cd.stop();
   }

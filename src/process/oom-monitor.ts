@@ -16,8 +16,13 @@ import { eventfd, EventfdFlags, readEventfd } from '../sys/index.js';
 import type { EventSink, Logger } from './types.js';
 
 const CGROUP_ROOT = '/sys/fs/cgroup';
-/** How often armed v1 watches are polled when no exit prompts a check (OOMs that kill no init). */
-const POLL_INTERVAL_MS = 200;
+/**
+ * How often armed v1 watches are polled when no exit prompts a check: only for OOM kills that end
+ * no process we track (a child inside the container), since every exit path checks first. Each
+ * poll wakes the daemon (≈ 0.2 ms of CPU on the VMs measured, docs/benchmarks.md round 11), so a
+ * second: such a TaskOOM comes within a second, and an idle daemon wakes once a second for it.
+ */
+const POLL_INTERVAL_MS = 1000;
 
 /** True when /sys/fs/cgroup itself is the cgroup2 hierarchy (a unified host). */
 function unifiedHost(): boolean {
