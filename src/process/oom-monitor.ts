@@ -4,7 +4,7 @@
  * cgroup v1 (legacy and hybrid hosts): a non-blocking eventfd registered for the memory cgroup's
  * `memory.oom_control` through `cgroup.event_control`. cgroup v2: the `oom_kill` counter of
  * `memory.events`, watched with fs.watch (inotify). Either way nothing blocks a thread: the
- * notification is read with a non-blocking read, driven by (a) a shared short timer or the
+ * notification is read with a non-blocking read, driven by (a) the daemon's shared once-a-second ticker or the
  * inotify event, and (b) a synchronous {@link OomMonitor.check} that every exit path calls
  * just before it queues TaskExit. The kernel signals the eventfd (or bumps `oom_kill`) before
  * the victim dies, so (b) guarantees TaskOOM is queued before the exit it caused. Why this and
@@ -13,16 +13,11 @@
 import { closeSync, existsSync, openSync, readFileSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 import { eventfd, EventfdFlags, readEventfd } from '../sys/index.js';
+import { everySecond } from '../runtime/index.js';
 import type { EventSink, Logger } from './types.js';
 
 const CGROUP_ROOT = '/sys/fs/cgroup';
-/**
- * How often armed v1 watches are polled when no exit prompts a check: only for OOM kills that end
- * no process we track (a child inside the container), since every exit path checks first. Each
- * poll wakes the daemon (≈ 0.2 ms of CPU on the VMs measured, docs/benchmarks.md round 11), so a
- * second: such a TaskOOM comes within a second, and an idle daemon wakes once a second for it.
- */
-const POLL_INTERVAL_MS = 1000;
+
 
 /** True when /sys/fs/cgroup itself is the cgroup2 hierarchy (a unified host). */
 function unifiedHost(): boolean {
@@ -113,17 +108,23 @@ function v2Source(dir: string, onChange: () => void): Source {
 
 /** Armed monitors the shared timer polls. */
 const armed = new Set<OomMonitor>();
-let timer: NodeJS.Timeout | undefined;
+let stopPolling: (() => void) | undefined;
 
+/**
+ * Armed v1 watches are polled once a second on the daemon's shared ticker, when no exit prompts a
+ * check: this is only for OOM kills that end no process we track (a child inside the container),
+ * since every exit path checks first. Such a TaskOOM comes within a second; the poll shares its
+ * wake-up with the exit monitor's (a wake-up of the daemon costs more than the reads,
+ * docs/benchmarks.md round 11). It does not keep the process alive.
+ */
 function schedule(): void {
   if (armed.size === 0) {
-    clearInterval(timer);
-    timer = undefined;
-  } else if (timer === undefined) {
-    timer = setInterval(() => {
+    stopPolling?.();
+    stopPolling = undefined;
+  } else {
+    stopPolling ??= everySecond(() => {
       for (const m of armed) m.check();
-    }, POLL_INTERVAL_MS);
-    timer.unref();
+    }, { keepAlive: false });
   }
 }
 

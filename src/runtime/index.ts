@@ -14,3 +14,4 @@ export * from './runtime.js';
 export { crunNeedsPrivateNamespace } from './crun-hybrid.js';
 export { runscHasContainer, RUNSC_DEFAULT_ROOT } from './runsc-ids.js';
 export { SealedCopies, sealedCopies } from './sealed-binary.js';
+export { everySecond } from './second-ticker.js';

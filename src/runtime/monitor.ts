@@ -18,6 +18,7 @@ import { closeSync, readdirSync, readFileSync, writeSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { forgetBinary, resolveBinary } from './resolve-binary.js';
 import { FastSpawnError, fastRun, fastSpawnFits } from './fast-spawn.js';
+import { everySecond } from './second-ticker.js';
 import { createPipe, isChildSubreaper, reapPid, setChildSubreaper, type WaitStatus } from '../sys/index.js';
 
 /** How a process ended. */
@@ -129,7 +130,8 @@ export class ProcessMonitor {
   private readonly zombiesSeen = new Map<number, number>();
   private readonly anyExit = new Set<(exit: ProcessExit) => void>();
   private sweepTimer: NodeJS.Timeout | undefined;
-  private pollTimer: NodeJS.Timeout | undefined;
+  /** Unsubscribes the safety poll from the shared ticker; set while something is watched. */
+  private stopPoll: (() => void) | undefined;
   private closed = false;
   private lookPending = false;
   private readonly onSigchld = (): void => {
@@ -164,9 +166,9 @@ export class ProcessMonitor {
     this.closed = true;
     process.removeListener('SIGCHLD', this.onSigchld);
     if (this.sweepTimer) clearTimeout(this.sweepTimer);
-    if (this.pollTimer) clearInterval(this.pollTimer);
+    this.stopPoll?.();
     this.sweepTimer = undefined;
-    this.pollTimer = undefined;
+    this.stopPoll = undefined;
     if (ProcessMonitor.instance === this) ProcessMonitor.instance = undefined;
   }
 
@@ -339,16 +341,16 @@ export class ProcessMonitor {
   }
 
   private armPoll(): void {
-    // A safety net besides SIGCHLD: cheap, and only while something is watched.
-    if (this.pollTimer || this.closed) return;
-    this.pollTimer = setInterval(() => {
+    // A safety net besides SIGCHLD: cheap, and only while something is watched. It keeps the
+    // program alive on purpose: a pending waitForExit does, like a child process does.
+    if (this.stopPoll || this.closed) return;
+    this.stopPoll = everySecond(() => {
       this.checkWatched();
-      if (this.waiters.size === 0 && this.pollTimer) {
-        clearInterval(this.pollTimer);
-        this.pollTimer = undefined;
+      if (this.waiters.size === 0 && this.stopPoll) {
+        this.stopPoll();
+        this.stopPoll = undefined;
       }
-    }, 1000);
-    // Ref'd on purpose: a pending waitForExit keeps the program alive, like a child process does.
+    }, { keepAlive: true });
   }
 
   private checkWatched(): void {
