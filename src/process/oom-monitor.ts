@@ -4,9 +4,9 @@
  * cgroup v1 (legacy and hybrid hosts): a non-blocking eventfd registered for the memory cgroup's
  * `memory.oom_control` through `cgroup.event_control`. cgroup v2: the `oom_kill` counter of
  * `memory.events`, watched with fs.watch (inotify). Either way nothing blocks a thread: the
- * notification is read with a non-blocking read, driven by (a) the daemon's shared once-a-second ticker or the
- * inotify event, and (b) a synchronous {@link OomMonitor.check} that every exit path calls
- * just before it queues TaskExit. The kernel signals the eventfd (or bumps `oom_kill`) before
+ * notification is read with a non-blocking read, driven by (a) the daemon's shared
+ * once-a-second ticker or the inotify event, and (b) a synchronous {@link OomMonitor.check}
+ * that every exit path calls just before it queues TaskExit. The kernel signals the eventfd (or bumps `oom_kill`) before
  * the victim dies, so (b) guarantees TaskOOM is queued before the exit it caused. Why this and
  * not a blocking read or a helper thread: docs/architecture.md, "OOM watching".
  */
@@ -17,7 +17,6 @@ import { everySecond } from '../runtime/index.js';
 import type { EventSink, Logger } from './types.js';
 
 const CGROUP_ROOT = '/sys/fs/cgroup';
-
 
 /** True when /sys/fs/cgroup itself is the cgroup2 hierarchy (a unified host). */
 function unifiedHost(): boolean {
