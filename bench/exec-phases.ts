@@ -16,7 +16,7 @@ import { busyboxImage } from '../test/e2e/harness/oci-image.js';
 import { REFERENCE, TS_RUNC } from '../test/e2e/harness/runtimes.js';
 import { flag, parseEnvSpec, runWarmTask } from './tool-support.js';
 import { summarize } from './stats.js';
-import { shimProcesses, threadsSchedstat, type ThreadsSchedstat } from './procfs.js';
+import { processesSchedstat, shimProcesses, type ThreadsSchedstat } from './procfs.js';
 
 interface TraceEvent {
   readonly ms: number;
@@ -98,11 +98,7 @@ async function main(): Promise<void> {
     // The shim processes themselves (argv holds the address), not their runtimes or helpers.
     const shimRoots = (marker: string): number[] => shimProcesses(cd.address, marker).filter((p) => p.argv.includes(cd.address)).map((p) => p.pid);
     for (const [side, marker] of [['ours', 'containerd-shim-ts-v2'], ['reference', 'containerd-shim-runc-v2']] as const) shims[side] = shimRoots(marker);
-    const statNow = (side: 'ours' | 'reference'): ThreadsSchedstat =>
-      shims[side].reduce((sum, pid) => {
-        const s = threadsSchedstat(pid) ?? zero;
-        return { cpuMs: sum.cpuMs + s.cpuMs, waitMs: sum.waitMs + s.waitMs, slices: sum.slices + s.slices };
-      }, zero);
+    const statNow = (side: 'ours' | 'reference'): ThreadsSchedstat => processesSchedstat(shims[side]);
     before.ours = statNow('ours');
     before.reference = statNow('reference');
     perf = spawn('perf', ['record', '-q', '-e', 'sched:sched_process_exec', '-e', 'sched:sched_process_exit', '-a', '-o', data], { stdio: 'ignore' });

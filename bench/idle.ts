@@ -7,7 +7,7 @@
 import { Containerd } from '../test/e2e/harness/containerd.js';
 import { busyboxImage } from '../test/e2e/harness/oci-image.js';
 import { REFERENCE, TS_RUNC } from '../test/e2e/harness/runtimes.js';
-import { shimProcesses, threadsSchedstat } from './procfs.js';
+import { processesSchedstat, shimProcesses } from './procfs.js';
 import { flag, runWarmTask } from './tool-support.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -28,13 +28,7 @@ async function main(): Promise<void> {
     await sleep(settleMs);
     // Both sides in the same window, so a busy moment of the host falls on both alike.
     const pids = SIDES.map((s) => shimProcesses(cd.address, s.marker).filter((p) => p.argv.includes(cd.address)).map((p) => p.pid));
-    const read = (): { slices: number; cpuMs: number }[] =>
-      pids.map((list) =>
-        list.reduce((sum, pid) => {
-          const st = threadsSchedstat(pid);
-          return st ? { slices: sum.slices + st.slices, cpuMs: sum.cpuMs + st.cpuMs } : sum;
-        }, { slices: 0, cpuMs: 0 }),
-      );
+    const read = (): { slices: number; cpuMs: number }[] => pids.map(processesSchedstat);
     const before = read();
     await sleep(windowMs);
     const after = read();

@@ -175,6 +175,21 @@ export function threadsSchedstat(pid: number): ThreadsSchedstat | undefined {
   return { cpuMs: cpuNs / 1e6, waitMs: waitNs / 1e6, slices };
 }
 
+/** {@link threadsSchedstat} summed over several processes; processes gone count nothing. */
+export function processesSchedstat(pids: readonly number[]): ThreadsSchedstat {
+  let cpuMs = 0;
+  let waitMs = 0;
+  let slices = 0;
+  for (const pid of pids) {
+    const s = threadsSchedstat(pid);
+    if (!s) continue;
+    cpuMs += s.cpuMs;
+    waitMs += s.waitMs;
+    slices += s.slices;
+  }
+  return { cpuMs, waitMs, slices };
+}
+
 let clockTicks: number | undefined;
 /** The kernel's USER_HZ (ticks per second of /proc/PID/stat times), from `getconf CLK_TCK`. */
 export function ticksPerSecond(): number {
