@@ -45,13 +45,24 @@ function cell(m: Measurement, unit: string, notes: string[]): string {
   return `${num(m.median, unit)} (${num(m.p10, unit)}–${num(m.p90, unit)})`;
 }
 
+/**
+ * ours/ref with two decimals, or three where two would round onto the target's own value (0.996x
+ * against ≥ 1.00x would read "1.00x … NO").
+ */
+export function ratioText(m: Pick<MetricResult, 'ratio' | 'target'>): string {
+  if (m.ratio === null) return '—';
+  const two = m.ratio.toFixed(2);
+  const onTheLine = m.target?.kind === 'ratio' && m.ratio !== m.target.value && two === m.target.value.toFixed(2);
+  return `${onTheLine ? m.ratio.toFixed(3) : two}x`;
+}
+
 /** The human table: one row per metric, medians with p10–p90, the ratio and the target verdict. */
 export function formatTable(metrics: readonly MetricResult[]): string {
   const notes: string[] = [];
   const header = ['metric', 'unit', 'reference median (p10–p90)', 'ours median (p10–p90)', 'ours/ref', 'target', 'met'];
   const rows = metrics.map((m) => [
     m.label, m.unit, cell(m.reference, m.unit, notes), cell(m.ours, m.unit, notes),
-    m.ratio === null ? '—' : `${m.ratio.toFixed(2)}x`, targetText(m), m.met === null ? (m.target ? '?' : '') : m.met ? 'yes' : 'NO',
+    ratioText(m), targetText(m), m.met === null ? (m.target ? '?' : '') : m.met ? 'yes' : 'NO',
   ]);
   const width = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cols: readonly string[]): string => `| ${cols.map((c, i) => c.padEnd(width[i]!)).join(' | ')} |`;

@@ -6,7 +6,7 @@ import { quantile, ratio, summarize } from '../../bench/stats.js';
 import { parseOptions, HelpRequested } from '../../bench/options.js';
 import { mapTtrpcReport, lastJsonLine } from '../../bench/sections/ttrpc.js';
 import { METRICS, result, targetText } from '../../bench/metrics.js';
-import { formatTable } from '../../bench/report.js';
+import { formatTable, ratioText } from '../../bench/report.js';
 import { threadsCpuMs } from '../../bench/procfs.js';
 
 test('summarize: median, interpolated percentiles, extremes, samples kept in order', () => {
@@ -86,6 +86,18 @@ test('targets: ratio and absolute judging, and the table shows verdicts and fail
   assert.match(table, /\| yes /);
   assert.match(table, /FAILED \[1\]/);
   assert.match(table, /\[1\] shim did not start/);
+});
+
+test('ratio text: two decimals, three where two would round onto the target', () => {
+  const calls = { ratio: 0.9963, target: { kind: 'ratio', op: '>=', value: 1 } } as const;
+  assert.equal(ratioText(calls), '0.996x');
+  assert.equal(ratioText({ ...calls, ratio: 1 }), '1.00x');
+  assert.equal(ratioText({ ...calls, ratio: 0.97 }), '0.97x');
+  assert.equal(ratioText({ ratio: 0.8009, target: { kind: 'ratio', op: '<=', value: 0.8 } }), '0.801x');
+  assert.equal(ratioText({ ratio: 0.0223, target: { kind: 'absolute', op: '<', value: 250 } }), '0.02x');
+  assert.equal(ratioText({ ratio: null, target: undefined }), '—');
+  const table = formatTable([result(METRICS.ttrpcCallsPerSec, { reference: summarize([5785]), ours: summarize([5764]) })]);
+  assert.match(table, /\| 0\.996x +\| ≥ 1\.00x +\| NO /);
 });
 
 test('threadsCpuMs: this process has run, and busy work adds to it', () => {
