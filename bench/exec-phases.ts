@@ -16,7 +16,7 @@ import { busyboxImage } from '../test/e2e/harness/oci-image.js';
 import { REFERENCE, TS_RUNC } from '../test/e2e/harness/runtimes.js';
 import { flag, parseEnvSpec, runWarmTask } from './tool-support.js';
 import { summarize } from './stats.js';
-import { processesSchedstat, shimProcesses, type ThreadsSchedstat } from './procfs.js';
+import { processesSchedstat, schedstatSince, shimProcesses, type ThreadsSchedstat } from './procfs.js';
 
 interface TraceEvent {
   readonly ms: number;
@@ -91,7 +91,8 @@ async function main(): Promise<void> {
   let perf: ChildProcess | undefined;
   const zero: ThreadsSchedstat = { cpuMs: 0, waitMs: 0, slices: 0 };
   const before = { ours: zero, reference: zero };
-  const spent = { ours: { cpuMs: NaN, waitMs: NaN, slices: NaN }, reference: { cpuMs: NaN, waitMs: NaN, slices: NaN } };
+  const unmeasured: ThreadsSchedstat = { cpuMs: NaN, waitMs: NaN, slices: NaN };
+  const spent = { ours: unmeasured, reference: unmeasured };
   try {
     const image = await cd.importImage(busyboxImage());
     for (const [id, rt] of [['ref', REFERENCE], ['ts', TS_RUNC]] as const) await runWarmTask(cd, image, rt, id);
@@ -111,10 +112,7 @@ async function main(): Promise<void> {
         if (r.code !== 0) throw new Error(`exec failed: ${r.err}`);
       }
     }
-    for (const side of ['ours', 'reference'] as const) {
-      const now = statNow(side);
-      spent[side] = { cpuMs: now.cpuMs - before[side].cpuMs, waitMs: now.waitMs - before[side].waitMs, slices: now.slices - before[side].slices };
-    }
+    for (const side of ['ours', 'reference'] as const) spent[side] = schedstatSince(before[side], statNow(side));
     await stopPerf(perf);
   } catch (err) {
     // A failed exec must not leave the recorder running system-wide, nor its data behind.

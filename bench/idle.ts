@@ -7,7 +7,7 @@
 import { Containerd } from '../test/e2e/harness/containerd.js';
 import { busyboxImage } from '../test/e2e/harness/oci-image.js';
 import { REFERENCE, TS_RUNC } from '../test/e2e/harness/runtimes.js';
-import { processesSchedstat, shimProcesses } from './procfs.js';
+import { processesSchedstat, schedstatSince, shimProcesses, type ThreadsSchedstat } from './procfs.js';
 import { flag, runWarmTask } from './tool-support.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -28,20 +28,20 @@ async function main(): Promise<void> {
     await sleep(settleMs);
     // Both sides in the same window, so a busy moment of the host falls on both alike.
     const pids = SIDES.map((s) => shimProcesses(cd.address, s.marker).filter((p) => p.argv.includes(cd.address)).map((p) => p.pid));
-    const read = (): { slices: number; cpuMs: number }[] => pids.map(processesSchedstat);
+    const read = (): ThreadsSchedstat[] => pids.map(processesSchedstat);
     const before = read();
     await sleep(windowMs);
     const after = read();
     const seconds = windowMs / 1000;
     const report = Object.fromEntries(
-      SIDES.map((s, i) => [
-        s.side,
-        {
+      SIDES.map((s, i) => {
+        const spent = schedstatSince(before[i]!, after[i]!);
+        return [s.side, {
           shimProcesses: pids[i]!.length,
-          wakeupsPerSec: Math.round(((after[i]!.slices - before[i]!.slices) / seconds) * 10) / 10,
-          cpuMsPerSec: Math.round(((after[i]!.cpuMs - before[i]!.cpuMs) / seconds) * 100) / 100,
-        },
-      ]),
+          wakeupsPerSec: Math.round((spent.slices / seconds) * 10) / 10,
+          cpuMsPerSec: Math.round((spent.cpuMs / seconds) * 100) / 100,
+        }];
+      }),
     );
     console.log(JSON.stringify({ bench: 'containerd-shim-ts-idle', date: new Date().toISOString(), containers, settleMs, windowMs, ...report }));
   } finally {

@@ -190,6 +190,11 @@ export function processesSchedstat(pids: readonly number[]): ThreadsSchedstat {
   return { cpuMs, waitMs, slices };
 }
 
+/** What the counters grew by from `before` to `after`. */
+export function schedstatSince(before: ThreadsSchedstat, after: ThreadsSchedstat): ThreadsSchedstat {
+  return { cpuMs: after.cpuMs - before.cpuMs, waitMs: after.waitMs - before.waitMs, slices: after.slices - before.slices };
+}
+
 let clockTicks: number | undefined;
 /** The kernel's USER_HZ (ticks per second of /proc/PID/stat times), from `getconf CLK_TCK`. */
 export function ticksPerSecond(): number {
